@@ -1,0 +1,35 @@
+/**
+ * The contract every identity provider implements: which credentials it takes, and how it turns one into
+ * an {@link Identity}. An `Authenticator` is built from a list of them.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type { AuthenticationError } from "./AuthError.js"
+import type { Credential } from "./Credential.js"
+import type { Identity } from "./Identity.js"
+
+/**
+ * What a 401 response asks the client for (`WWW-Authenticate`).
+ *
+ * @since 0.1.0
+ */
+export interface Challenge {
+  readonly scheme: "Basic" | "Bearer" | "ApiKey"
+  readonly realm?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface AuthProvider {
+  /** Short name, recorded as the principal's `provider`. */
+  readonly name: string
+  /**
+   * Whether this provider handles the credential. The first provider that says yes decides; it must
+   * decide from cheap, unverified facts (the scheme, a token's `iss`), never by trying to verify.
+   */
+  readonly accepts: (credential: Credential) => boolean
+  readonly authenticate: (credential: Credential) => Effect.Effect<Identity, AuthenticationError>
+  readonly challenge: Challenge
+}

@@ -1,0 +1,184 @@
+/**
+ * The service that turns a request's headers into a {@link Principal}. Built from identity providers;
+ * with none, every request is refused.
+ *
+ * @since 0.1.0
+ */
+import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { AuthenticationError } from "./AuthError.js"
+import { InvalidCredentials } from "./AuthError.js"
+import * as AuthConfig from "./AuthConfig.js"
+import type { AuthProvider, Challenge } from "./AuthProvider.js"
+import * as Credential from "./Credential.js"
+import * as Identity from "./Identity.js"
+import * as Principal from "./Principal.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface Authenticator {
+  /** Reads the credential from the headers and authenticates it. */
+  readonly authenticate: (headers: Credential.Headers) => Effect.Effect<Principal.Principal, AuthenticationError>
+  /** Authenticates a credential already read. */
+  readonly authenticateCredential: (
+    credential: Credential.Credential
+  ) => Effect.Effect<Principal.Principal, AuthenticationError>
+  /** What a 401 answer should ask for, one entry per configured scheme. */
+  readonly challenges: ReadonlyArray<Challenge>
+}
+
+/**
+ * @since 0.1.0
+ */
+export const Authenticator: Context.Tag<Authenticator, Authenticator> = Context.GenericTag<Authenticator>(
+  "@effect-auth/core/Authenticator"
+)
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly providers: ReadonlyArray<AuthProvider>
+  readonly credentials?: Credential.Options | undefined
+}
+
+/**
+ * Builds an authenticator. Grant providers (`GroupsProvider`, …) are read from context once, here.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<Authenticator> =>
+  Effect.map(Principal.grantSources, (sources) => {
+    const providers = options.providers
+    const challenges = dedupeChallenges(providers.map((provider) => provider.challenge))
+    const authenticateCredential = (credential: Credential.Credential) => {
+      const provider = providers.find((candidate) => candidate.accepts(credential))
+      if (provider === undefined) {
+        // Fail closed: a credential nobody is configured to check is refused, never waved through.
+        return Effect.fail(new InvalidCredentials({ reason: "unsupported-scheme", scheme: credential._tag }))
+      }
+      return Effect.flatMap(provider.authenticate(credential), (identity) => Principal.fromIdentity(identity, sources))
+    }
+    return Authenticator.of({
+      challenges,
+      authenticateCredential,
+      authenticate: (headers) =>
+        Effect.flatMap(Credential.fromHeaders(headers, options.credentials), authenticateCredential)
+    })
+  })
+
+const dedupeChallenges = (challenges: ReadonlyArray<Challenge>): ReadonlyArray<Challenge> => {
+  const seen = new Set<string>()
+  return challenges.filter((challenge) => {
+    const key = `${challenge.scheme} ${challenge.realm ?? ""}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+/**
+ * An authenticator from providers that are themselves built by effects (and so may need services,
+ * such as a `CredentialsRepository`). Order matters: the first provider that accepts a credential decides.
+ *
+ * @example
+ * ```ts
+ * import { Authenticator, BasicAuth, CredentialsRepository, PasswordHasher } from "@effect-auth/core"
+ * import { Layer } from "effect"
+ *
+ * const AuthLive = Authenticator.layer(BasicAuth.provider()).pipe(
+ *   Layer.provide(CredentialsRepository.layerMemory([])),
+ *   Layer.provide(PasswordHasher.layer())
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = <const Providers extends ReadonlyArray<Effect.Effect<AuthProvider, unknown, unknown>>>(
+  providers: Providers,
+  options?: { readonly credentials?: Credential.Options | undefined }
+): Layer.Layer<Authenticator, Effect.Effect.Error<Providers[number]>, Effect.Effect.Context<Providers[number]>> =>
+  Layer.effect(
+    Authenticator,
+    Effect.flatMap(
+      Effect.all(
+        providers as ReadonlyArray<
+          Effect.Effect<AuthProvider, Effect.Effect.Error<Providers[number]>, Effect.Effect.Context<Providers[number]>>
+        >
+      ),
+      (built) => make({ providers: built, credentials: options?.credentials })
+    )
+  )
+
+/**
+ * The identity every request gets while authentication is disabled.
+ *
+ * @since 0.1.0
+ */
+export const developmentIdentity: Identity.Identity = Identity.make({
+  id: "development",
+  kind: "user",
+  provider: "disabled",
+  name: "Development user (authentication disabled)"
+})
+
+/**
+ * Authentication switched off for local development: every request, with or without credentials, is
+ * the {@link developmentIdentity}. Logs a warning each time it is built and refuses to build when
+ * `NODE_ENV=production`.
+ *
+ * @since 0.1.0
+ */
+export const layerDisabled = (
+  identity: Identity.Identity = developmentIdentity
+): Layer.Layer<Authenticator, ConfigError.ConfigError> =>
+  Layer.effect(
+    Authenticator,
+    Effect.gen(function* () {
+      const environment = yield* AuthConfig.nodeEnv
+      if (environment === "production") {
+        return yield* Effect.fail(
+          ConfigError.InvalidData(["AUTH_DISABLED"], "Authentication cannot be disabled when NODE_ENV=production")
+        )
+      }
+      yield* Effect.logWarning(
+        "AUTHENTICATION IS DISABLED (AUTH_DISABLED=true): every request is accepted as a development user. Never use this in production."
+      )
+      const sources = yield* Principal.grantSources
+      const principal = Principal.fromIdentity(identity, sources)
+      return Authenticator.of({
+        challenges: [],
+        authenticate: () => principal,
+        authenticateCredential: () => principal
+      })
+    })
+  )
+
+/**
+ * {@link layer}, or {@link layerDisabled} when `AUTH_DISABLED=true`.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = <const Providers extends ReadonlyArray<Effect.Effect<AuthProvider, unknown, unknown>>>(
+  providers: Providers,
+  options?: { readonly credentials?: Credential.Options | undefined }
+): Layer.Layer<
+  Authenticator,
+  ConfigError.ConfigError | Effect.Effect.Error<Providers[number]>,
+  Effect.Effect.Context<Providers[number]>
+> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      AuthConfig.disabled,
+      (
+        disabled
+      ): Layer.Layer<
+        Authenticator,
+        ConfigError.ConfigError | Effect.Effect.Error<Providers[number]>,
+        Effect.Effect.Context<Providers[number]>
+      > => (disabled ? layerDisabled() : layer(providers, options))
+    )
+  )

@@ -1,0 +1,219 @@
+/**
+ * What a request presents to prove who it is, and how it is read from HTTP headers.
+ *
+ * Parsing is strict and bounded: a header over the size limit, several `Authorization` headers, a
+ * scheme without a value, Basic values that are not base64 of `user:password`, or two kinds of
+ * credential at once are refused with a typed error before any provider sees them.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { InvalidCredentials, MissingCredentials } from "./AuthError.js"
+
+/**
+ * A credential. Secrets are `Redacted`, so logging a credential never prints them.
+ *
+ * @since 0.1.0
+ */
+export type Credential = Data.TaggedEnum<{
+  Bearer: { readonly token: Redacted.Redacted<string> }
+  Basic: { readonly username: string; readonly password: Redacted.Redacted<string> }
+  ApiKey: { readonly key: Redacted.Redacted<string>; readonly header: string }
+}>
+
+const { ApiKey, Basic, Bearer, $is, $match } = Data.taggedEnum<Credential>()
+
+export {
+  /** @since 0.1.0 */
+  ApiKey,
+  /** @since 0.1.0 */
+  Basic,
+  /** @since 0.1.0 */
+  Bearer,
+  /** Type guards by tag: `Credential.is("Bearer")(c)`. @since 0.1.0 */
+  $is as is,
+  /** Exhaustive matching on the tag. @since 0.1.0 */
+  $match as match
+}
+
+/**
+ * The credential's tag.
+ *
+ * @since 0.1.0
+ */
+export type Scheme = Credential["_tag"]
+
+/**
+ * Request headers as node (`IncomingMessage.headersDistinct` or `headers`) and most frameworks give
+ * them: lower-case names, a string or a list of strings per name.
+ *
+ * @since 0.1.0
+ */
+export type Headers = { readonly [name: string]: string | ReadonlyArray<string> | undefined }
+
+/**
+ * How to read credentials from headers.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Extra header that carries an API key (case-insensitive). Default `x-api-key`; `false` turns it off. */
+  readonly apiKeyHeader?: string | false | undefined
+  /** Largest accepted header value in bytes. Default 16 KiB. */
+  readonly maxHeaderBytes?: number | undefined
+}
+
+/**
+ * The default largest header value: 16 KiB.
+ *
+ * @since 0.1.0
+ */
+export const defaultMaxHeaderBytes = 16 * 1024
+
+// RFC 7235 token68: the only characters a Bearer token or a Basic value may contain.
+const token68 = /^[A-Za-z0-9\-._~+/]+=*$/
+const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const apiKeyCharacters = /^[\x21-\x7e]+$/
+// RFC 7617: neither user-id nor password may contain control characters.
+// eslint-disable-next-line no-control-regex
+const controlCharacters = /[\x00-\x1f\x7f]/
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+const invalid = (reason: InvalidCredentials["reason"], scheme?: Scheme, detail?: string) =>
+  new InvalidCredentials({
+    reason,
+    ...(scheme === undefined ? {} : { scheme }),
+    ...(detail === undefined ? {} : { detail })
+  })
+
+/** Reads exactly one value of a header, refusing duplicates and oversized values. */
+const single = (
+  headers: Headers,
+  name: string,
+  maxBytes: number,
+  scheme?: Scheme
+): string | undefined | InvalidCredentials => {
+  const value = headers[name]
+  if (value === undefined) return undefined
+  if (typeof value !== "string") {
+    if (value.length === 0) return undefined
+    if (value.length > 1) return invalid("multiple-headers", scheme)
+    return single({ [name]: value[0] }, name, maxBytes, scheme)
+  }
+  // Length in UTF-16 units bounds the byte length from below; measure bytes only when it could matter.
+  if (value.length > maxBytes || (value.length * 3 > maxBytes && Buffer.byteLength(value) > maxBytes)) {
+    return invalid("too-large", scheme)
+  }
+  return value
+}
+
+const parseBasic = (value: string): Credential | InvalidCredentials => {
+  if (!base64.test(value)) return invalid("bad-encoding", "Basic", "The Basic credential is not valid base64")
+  let decoded: string
+  try {
+    decoded = utf8.decode(Buffer.from(value, "base64"))
+  } catch {
+    return invalid("bad-encoding", "Basic", "The Basic credential is not valid UTF-8")
+  }
+  // RFC 7617: the user-id cannot contain a colon, the password may; split on the first one.
+  const colon = decoded.indexOf(":")
+  if (colon < 0) return invalid("malformed", "Basic", "The Basic credential has no ':' between user and password")
+  const username = decoded.slice(0, colon)
+  const password = decoded.slice(colon + 1)
+  if (username.length === 0) return invalid("malformed", "Basic", "The Basic credential has an empty user name")
+  if (controlCharacters.test(username) || controlCharacters.test(password)) {
+    return invalid("malformed", "Basic", "The Basic credential contains control characters")
+  }
+  return Basic({ username, password: Redacted.make(password) })
+}
+
+const parseAuthorization = (header: string): Credential | InvalidCredentials | MissingCredentials => {
+  const value = header.trim()
+  if (value.length === 0) return new MissingCredentials({ reason: "empty" })
+  const space = value.search(/[ \t]/)
+  const scheme = (space < 0 ? value : value.slice(0, space)).toLowerCase()
+  const rest = space < 0 ? "" : value.slice(space + 1).trim()
+  switch (scheme) {
+    case "bearer": {
+      if (rest.length === 0) return invalid("malformed", "Bearer", "The Bearer scheme has no token")
+      if (!token68.test(rest)) return invalid("malformed", "Bearer", "The Bearer token has characters it cannot have")
+      return Bearer({ token: Redacted.make(rest) })
+    }
+    case "basic": {
+      if (rest.length === 0) return invalid("malformed", "Basic", "The Basic scheme has no credentials")
+      return parseBasic(rest)
+    }
+    default:
+      return invalid("unsupported-scheme")
+  }
+}
+
+/**
+ * Reads the request's credential from its headers, synchronously. Returns the credential or the error;
+ * for use on hot paths that avoid an Effect per request. See {@link fromHeaders}.
+ *
+ * @since 0.1.0
+ */
+export const parse = (
+  headers: Headers,
+  options: Options = {}
+): Credential | MissingCredentials | InvalidCredentials => {
+  const maxBytes = options.maxHeaderBytes ?? defaultMaxHeaderBytes
+  const apiKeyHeader = options.apiKeyHeader === false ? undefined : (options.apiKeyHeader ?? "x-api-key").toLowerCase()
+
+  const authorization = single(headers, "authorization", maxBytes)
+  if (authorization instanceof InvalidCredentials) return authorization
+  const apiKey = apiKeyHeader === undefined ? undefined : single(headers, apiKeyHeader, maxBytes, "ApiKey")
+  if (apiKey instanceof InvalidCredentials) return apiKey
+
+  if (authorization !== undefined && apiKey !== undefined) {
+    // Two credentials could name two callers; refuse rather than pick one.
+    return invalid("multiple-credentials")
+  }
+  if (authorization !== undefined) return parseAuthorization(authorization)
+  if (apiKey !== undefined && apiKeyHeader !== undefined) {
+    const key = apiKey.trim()
+    if (key.length === 0) return new MissingCredentials({ reason: "empty" })
+    if (!apiKeyCharacters.test(key)) return invalid("malformed", "ApiKey", "The API key has characters it cannot have")
+    return ApiKey({ key: Redacted.make(key), header: apiKeyHeader })
+  }
+  return new MissingCredentials({ reason: "absent" })
+}
+
+/**
+ * Reads the request's credential from its headers.
+ *
+ * @example
+ * ```ts
+ * import { Credential } from "@effect-auth/core"
+ *
+ * const credential = Credential.fromHeaders({ authorization: "Bearer eyJhbGciOi..." })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const fromHeaders = (
+  headers: Headers,
+  options?: Options
+): Effect.Effect<Credential, MissingCredentials | InvalidCredentials> =>
+  Effect.suspend(() => {
+    const result = parse(headers, options)
+    return result instanceof MissingCredentials || result instanceof InvalidCredentials
+      ? Effect.fail(result)
+      : Effect.succeed(result)
+  })
+
+/**
+ * Converts a fetch `Headers` object (which joins repeated headers with `, `) into {@link Headers}.
+ *
+ * @since 0.1.0
+ */
+export const headersFromWeb = (headers: globalThis.Headers): Headers => {
+  const out: Record<string, string> = {}
+  headers.forEach((value, name) => {
+    out[name] = value
+  })
+  return out
+}

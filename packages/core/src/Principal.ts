@@ -1,0 +1,108 @@
+/**
+ * The authenticated caller of one request: its {@link Identity} plus its groups, roles and permissions,
+ * each loaded on first use only and at most once per request.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type { AuthorizationError } from "./AuthError.js"
+import { GroupsProvider } from "./GroupsProvider.js"
+import type { GrantsLookup, Identity, Kind } from "./Identity.js"
+import { PermissionsProvider } from "./PermissionsProvider.js"
+import { RolesProvider } from "./RolesProvider.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface Principal extends Identity {
+  /** Loaded from the `GroupsProvider` on first use, then remembered for the rest of the request. */
+  readonly groups: Effect.Effect<ReadonlyArray<string>, AuthorizationError>
+  /** Loaded from the `RolesProvider` on first use, then remembered for the rest of the request. */
+  readonly roles: Effect.Effect<ReadonlyArray<string>, AuthorizationError>
+  /** Loaded from the `PermissionsProvider` on first use, then remembered for the rest of the request. */
+  readonly permissions: Effect.Effect<ReadonlyArray<string>, AuthorizationError>
+}
+
+/**
+ * Turns an identity into a principal whose grants come from the providers in context (by default the
+ * token's claims). Nothing is looked up until the principal's `groups`, `roles` or `permissions` run.
+ *
+ * @since 0.1.0
+ */
+export const make = (identity: Identity): Effect.Effect<Principal> =>
+  Effect.flatMap(grantSources, (sources) => fromIdentity(identity, sources))
+
+/**
+ * The three places grants come from, as resolved once by an `Authenticator` when it is built.
+ *
+ * @since 0.1.0
+ */
+export interface GrantSources {
+  readonly groups: GrantsLookup
+  readonly roles: GrantsLookup
+  readonly permissions: GrantsLookup
+}
+
+/**
+ * Reads the grant providers from context (their defaults read claims).
+ *
+ * @since 0.1.0
+ */
+export const grantSources: Effect.Effect<GrantSources> = Effect.all({
+  groups: GroupsProvider,
+  roles: RolesProvider,
+  permissions: PermissionsProvider
+})
+
+/**
+ * Turns an identity into a principal with the given grant sources.
+ *
+ * @since 0.1.0
+ */
+export const fromIdentity = (identity: Identity, sources: GrantSources): Effect.Effect<Principal> =>
+  // Effect.cached shares one lookup between concurrent readers and remembers its result for the request.
+  Effect.map(
+    Effect.all([
+      Effect.cached(Effect.suspend(() => sources.groups.lookup(identity))),
+      Effect.cached(Effect.suspend(() => sources.roles.lookup(identity))),
+      Effect.cached(Effect.suspend(() => sources.permissions.lookup(identity)))
+    ]),
+    ([groups, roles, permissions]) => ({ ...identity, groups, roles, permissions })
+  )
+
+/**
+ * A principal as plain JSON data, with its grants loaded (what the gateway's `/whoami` answers).
+ *
+ * @since 0.1.0
+ */
+export interface Description {
+  readonly id: string
+  readonly kind: Kind
+  readonly provider: string
+  readonly name: string | null
+  readonly email: string | null
+  readonly groups: ReadonlyArray<string>
+  readonly roles: ReadonlyArray<string>
+  readonly permissions: ReadonlyArray<string>
+}
+
+/**
+ * Loads the principal's grants and returns it as plain data (claims are left out: they may hold more
+ * than the caller should see echoed back).
+ *
+ * @since 0.1.0
+ */
+export const describe = (principal: Principal): Effect.Effect<Description, AuthorizationError> =>
+  Effect.map(
+    Effect.all([principal.groups, principal.roles, principal.permissions], { concurrency: "unbounded" }),
+    ([groups, roles, permissions]) => ({
+      id: principal.id,
+      kind: principal.kind,
+      provider: principal.provider,
+      name: principal.name ?? null,
+      email: principal.email ?? null,
+      groups,
+      roles,
+      permissions
+    })
+  )

@@ -1,0 +1,37 @@
+// Builds the packages (the gateway tests start the built process), runs every vitest project once,
+// then prints the one summary line CI reads: "N passed, N failed[, N skipped]".
+import { spawnSync } from "node:child_process"
+import { mkdirSync, readFileSync, rmSync } from "node:fs"
+
+const run = (command, args) => spawnSync(command, args, { stdio: "inherit", shell: false }).status ?? 1
+
+if (run("npx", ["tsc", "-b", "tsconfig.build.json"]) !== 0) {
+  console.log("0 passed, 1 failed")
+  process.exit(1)
+}
+
+const resultsFile = ".test-results/vitest.json"
+rmSync(".test-results", { recursive: true, force: true })
+mkdirSync(".test-results", { recursive: true })
+const status = run("npx", [
+  "vitest",
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${resultsFile}`,
+  ...process.argv.slice(2)
+])
+
+let passed = 0
+let failed = 0
+let skipped = 0
+try {
+  const results = JSON.parse(readFileSync(resultsFile, "utf8"))
+  passed = results.numPassedTests
+  failed = results.numFailedTests + (results.numFailedTestSuites ?? 0)
+  skipped = results.numPendingTests + results.numTodoTests
+} catch {
+  failed += 1
+}
+console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`)
+process.exit(status !== 0 || failed > 0 || passed === 0 ? 1 : 0)
