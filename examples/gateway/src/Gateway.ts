@@ -1,0 +1,83 @@
+/**
+ * The gateway's request listener: built-in routes, route policies, and either a JSON answer or the
+ * upstream proxy. Every decision about who may pass comes from `@effect-auth/http` and core.
+ */
+import { Policy, Principal } from "@effect-auth/core"
+import type { RoutePolicy } from "@effect-auth/http"
+import { ErrorResponse, NodeHttpAuth, RoutePolicy as Routes } from "@effect-auth/http"
+import * as Exit from "effect/Exit"
+import type * as Http from "node:http"
+import * as Proxy from "./Proxy.js"
+
+export interface GatewayOptions {
+  readonly runtime: NodeHttpAuth.AuthRuntime
+  readonly routes: RoutePolicy.Table
+  readonly errorStyle: ErrorResponse.ErrorStyle
+  readonly proxy: Proxy.ProxyOptions | undefined
+}
+
+const sendJson = (response: Http.ServerResponse, status: number, body: unknown) => {
+  response.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" })
+  response.end(JSON.stringify(body))
+}
+
+const anyCaller = Policy.authenticated()
+
+export const listener = (options: GatewayOptions): Http.RequestListener => {
+  const answer = (response: Http.ServerResponse, status: number, title: string, code: string, detail: string) =>
+    NodeHttpAuth.sendError(response, ErrorResponse.fromStatus({ status, title, code, detail }, options.errorStyle))
+
+  const pass = (request: Http.IncomingMessage, response: Http.ServerResponse, path: string, principal?: string) => {
+    if (options.proxy === undefined) return sendJson(response, 200, { ok: true, path })
+    Proxy.forward(options.proxy, request, response, principal, (status) =>
+      status === 504
+        ? answer(response, 504, "Gateway Timeout", "upstream_timeout", "The upstream did not answer in time")
+        : answer(response, 502, "Bad Gateway", "upstream_unreachable", "The upstream could not be reached")
+    )
+  }
+
+  const authorize = (request: Http.IncomingMessage, policy: Policy.Policy) =>
+    NodeHttpAuth.authorize(options.runtime, request, { policy, errorStyle: options.errorStyle })
+
+  const whoami = async (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+    const outcome = await authorize(request, anyCaller)
+    if (outcome._tag === "Refused") return NodeHttpAuth.sendError(response, outcome.response)
+    const described = await options.runtime.runPromiseExit(Principal.describe(outcome.principal))
+    if (Exit.isSuccess(described)) return sendJson(response, 200, described.value)
+    answer(response, 503, "Service Unavailable", "provider_unavailable", "The principal's grants could not be loaded")
+  }
+
+  const route = async (request: Http.IncomingMessage, response: Http.ServerResponse, path: string) => {
+    const decision = Routes.decide(options.routes, path)
+    switch (decision._tag) {
+      case "Rejected":
+        return answer(response, 400, "Bad Request", "bad_path", `The request path was refused: ${decision.reason}`)
+      case "Public":
+        return pass(request, response, path)
+      case "Protected": {
+        const outcome = await authorize(request, decision.policy)
+        if (outcome._tag === "Refused") return NodeHttpAuth.sendError(response, outcome.response)
+        // Without an upstream, only the paths the route table names exist.
+        if (options.proxy === undefined && decision.route === undefined) {
+          return answer(response, 404, "Not Found", "not_found", "No route matches this path")
+        }
+        return pass(request, response, path, outcome.principal.id)
+      }
+    }
+  }
+
+  return (request, response) => {
+    const url = request.url ?? "/"
+    const query = url.indexOf("?")
+    const path = query < 0 ? url : url.slice(0, query)
+    const handled =
+      path === "/healthz"
+        ? Promise.resolve(sendJson(response, 200, { status: "ok" }))
+        : path === "/whoami"
+          ? whoami(request, response)
+          : route(request, response, path)
+    handled.catch(() =>
+      NodeHttpAuth.sendError(response, ErrorResponse.fromFailure("internal", { style: options.errorStyle }))
+    )
+  }
+}

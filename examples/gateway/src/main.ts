@@ -1,0 +1,102 @@
+/**
+ * Starts the gateway: reads the configuration, builds the authenticator from the configured providers
+ * (or demo ones), and serves on HOST:PORT.
+ */
+import { AuthConfig, Authenticator, BasicAuth, CredentialsRepository, PasswordHasher } from "@effect-auth/core"
+import { RoutePolicy } from "@effect-auth/http"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Fs from "node:fs/promises"
+import * as Http from "node:http"
+import * as Path from "node:path"
+import * as Demo from "./Demo.js"
+import * as GatewayConfig from "./GatewayConfig.js"
+import * as Gateway from "./Gateway.js"
+
+const defaultRoutes = RoutePolicy.compile([])
+
+const loadRoutes = (file: Option.Option<string>) =>
+  Option.match(file, {
+    onNone: () => Effect.succeed(defaultRoutes),
+    onSome: (path) =>
+      Effect.tryPromise({
+        try: () => Fs.readFile(path, "utf8"),
+        catch: () => `cannot read AUTH_ROUTES_FILE ${path}`
+      }).pipe(
+        Effect.flatMap(RoutePolicy.parse),
+        Effect.mapError((reason) => `AUTH_ROUTES_FILE ${path}: ${reason}`)
+      )
+  })
+
+const program = Effect.gen(function* () {
+  const config = yield* GatewayConfig.load
+  const demo =
+    config.providersSet.length === 0
+      ? yield* Effect.provide(Demo.setup(Path.resolve(".demo")), PasswordHasher.layer())
+      : undefined
+  const usersFile = demo === undefined ? config.basicUsersFile : Option.some(demo.usersFile)
+  const routesFile = Option.orElse(config.routesFile, () => Option.fromNullable(demo?.routesFile))
+  const routes = yield* loadRoutes(routesFile)
+
+  const unsupported = config.providersSet.filter((name) => !GatewayConfig.supportedProviderVariables.includes(name))
+  if (unsupported.length > 0) {
+    yield* Effect.logWarning(`Not supported by this gateway version yet, ignored: ${unsupported.join(", ")}`)
+  }
+  const providers = Option.isSome(usersFile)
+    ? [BasicAuth.provider().pipe(Effect.provide(CredentialsRepository.layerFile(usersFile.value)))]
+    : []
+  if (providers.length === 0 && !config.providersSet.includes("AUTH_DISABLED")) {
+    yield* Effect.logWarning("No identity provider is configured: every protected request will be refused")
+  }
+  const authLayer = Authenticator.layerConfig(providers, { credentials: { apiKeyHeader: config.apiKeyHeader } }).pipe(
+    Layer.provide(PasswordHasher.layer())
+  )
+  const logLevel = yield* AuthConfig.logLevel
+  const runtime = ManagedRuntime.make(Layer.merge(authLayer, Logger.minimumLogLevel(logLevel)))
+  // Build the authenticator now: bad configuration stops the start instead of failing every request.
+  yield* Effect.tryPromise({ try: () => runtime.runtime(), catch: (error) => `cannot start: ${String(error)}` })
+
+  const server = Http.createServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 32 * 1024 },
+    Gateway.listener({
+      runtime,
+      routes,
+      errorStyle: config.errorStyle,
+      proxy: Option.match(config.upstreamUrl, {
+        onNone: () => undefined,
+        onSome: (upstream) => ({
+          upstream,
+          credentialHeaders: ["authorization", config.apiKeyHeader.toLowerCase()],
+          timeoutMillis: 30_000
+        })
+      })
+    })
+  )
+  yield* Effect.async<void, string>((resume) => {
+    server.once("error", (error) =>
+      resume(Effect.fail(`cannot listen on ${config.host}:${config.port}: ${error.message}`))
+    )
+    server.listen(config.port, config.host, () => resume(Effect.void))
+  })
+  const address = server.address()
+  const port = typeof address === "object" && address !== null ? address.port : config.port
+  const baseUrl = `http://${config.host}:${port}`
+  yield* Effect.log(`effect-auth gateway listening on ${baseUrl}`)
+  if (demo !== undefined) console.log(Demo.banner(demo, baseUrl))
+
+  const stop = () => {
+    server.close()
+    server.closeAllConnections()
+    void runtime.dispose()
+  }
+  process.once("SIGINT", stop)
+  process.once("SIGTERM", stop)
+})
+
+Effect.runPromise(program).catch((error: unknown) => {
+  console.error(`effect-auth gateway: ${error instanceof Error ? error.message : String(error)}`)
+  process.exit(1)
+})

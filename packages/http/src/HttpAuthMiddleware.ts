@@ -1,0 +1,73 @@
+/**
+ * `@effect/platform` middleware: authenticates each request, answers failures with the shared mapping,
+ * and provides `Authenticated` to the wrapped app, removing it from the app's requirements.
+ *
+ * @since 0.1.0
+ */
+import type { Policy } from "@effect-auth/core"
+import { Authenticated, Authenticator } from "@effect-auth/core"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as ErrorResponse from "./ErrorResponse.js"
+import { authenticateAndCheck } from "./internal/authorize.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /** A policy every request must satisfy (default: any authenticated caller). */
+  readonly policy?: Policy.Policy | undefined
+  readonly errorStyle?: ErrorResponse.ErrorStyle | undefined
+}
+
+/**
+ * The error answer as a platform response.
+ *
+ * @since 0.1.0
+ */
+export const toResponse = (answer: ErrorResponse.ErrorResponse): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.text(answer.body, {
+    status: answer.status,
+    headers: answer.headers,
+    contentType: answer.headers["content-type"]
+  })
+
+/**
+ * The middleware.
+ *
+ * @example
+ * ```ts
+ * import { HttpAuthMiddleware } from "@effect-auth/http"
+ * import { Authenticated } from "@effect-auth/core"
+ * import { HttpServerResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const app = Effect.map(Authenticated.Authenticated, (principal) => HttpServerResponse.text(principal.id))
+ * const secured = HttpAuthMiddleware.make()(app) // requires Authenticator instead of Authenticated
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make =
+  (options: Options = {}) =>
+  <E, R>(
+    app: HttpApp.Default<E, R>
+  ): HttpApp.Default<
+    E,
+    Exclude<R, Authenticated.Authenticated> | Authenticator.Authenticator | HttpServerRequest.HttpServerRequest
+  > =>
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const authenticator = yield* Authenticator.Authenticator
+      return yield* Effect.matchEffect(authenticateAndCheck(authenticator, request.headers, options.policy), {
+        onFailure: (error) =>
+          Effect.succeed(
+            toResponse(
+              ErrorResponse.fromFailure(error, { style: options.errorStyle, challenges: authenticator.challenges })
+            )
+          ),
+        onSuccess: (principal) => Effect.provideService(app, Authenticated.Authenticated, principal)
+      })
+    })

@@ -1,0 +1,80 @@
+import type { AuthProvider, Principal, Credential } from "@effect-auth/core"
+import { AuthError, Authenticator, Policy } from "@effect-auth/core"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as ErrorResponse from "../ErrorResponse.js"
+
+/** What node:http and fetch adapters run per request: a shared runtime holding the `Authenticator`. */
+export type AuthRuntime = ManagedRuntime.ManagedRuntime<Authenticator.Authenticator, unknown>
+
+export type Outcome =
+  | { readonly _tag: "Allowed"; readonly principal: Principal.Principal }
+  | { readonly _tag: "Refused"; readonly response: ErrorResponse.ErrorResponse }
+
+class Refusal {
+  constructor(
+    readonly error: AuthError.AuthError,
+    readonly challenges: ReadonlyArray<AuthProvider.Challenge>
+  ) {}
+}
+
+export interface AuthorizeOptions {
+  readonly policy?: Policy.Policy | undefined
+  readonly errorStyle?: ErrorResponse.ErrorStyle | undefined
+  readonly signal?: AbortSignal | undefined
+}
+
+/** Authenticates the headers, then checks the policy when there is one. */
+export const authenticateAndCheck = (
+  authenticator: Authenticator.Authenticator,
+  headers: Credential.Headers,
+  policy: Policy.Policy | undefined
+): Effect.Effect<Principal.Principal, AuthError.AuthError> => {
+  const authenticated = authenticator.authenticate(headers)
+  return policy === undefined
+    ? authenticated
+    : Effect.flatMap(authenticated, (principal) => Effect.as(Policy.enforce(policy, principal), principal))
+}
+
+const authorizeEffect = (headers: Credential.Headers, policy: Policy.Policy | undefined) =>
+  Effect.flatMap(Authenticator.Authenticator, (authenticator) =>
+    // Errors keep the challenges with them so the 401 can say what to send.
+    Effect.mapError(
+      authenticateAndCheck(authenticator, headers, policy),
+      (error) => new Refusal(error, authenticator.challenges)
+    )
+  )
+
+/**
+ * Authenticates headers (and checks a policy) on the runtime; never rejects. A failure to build the
+ * runtime (bad configuration, unreachable store) is answered 503, a defect 500: never a success.
+ */
+export const authorize = async (
+  runtime: AuthRuntime,
+  headers: Credential.Headers,
+  options: AuthorizeOptions
+): Promise<Outcome> => {
+  const exit = await runtime.runPromiseExit(
+    authorizeEffect(headers, options.policy),
+    options.signal === undefined ? undefined : { signal: options.signal }
+  )
+  if (Exit.isSuccess(exit)) return { _tag: "Allowed", principal: exit.value }
+  const failure = Cause.failureOption(exit.cause)
+  const style = { style: options.errorStyle }
+  if (Option.isSome(failure)) {
+    const refusal = failure.value
+    if (refusal instanceof Refusal) {
+      return {
+        _tag: "Refused",
+        response: ErrorResponse.fromFailure(refusal.error, { ...style, challenges: refusal.challenges })
+      }
+    }
+    // The runtime's layer failed to build: the authenticator is unavailable, so nobody gets in.
+    const unavailable = new AuthError.ProviderUnavailable({ reason: "misconfigured", provider: "authenticator" })
+    return { _tag: "Refused", response: ErrorResponse.fromFailure(unavailable, style) }
+  }
+  return { _tag: "Refused", response: ErrorResponse.fromFailure("internal", style) }
+}
