@@ -89,7 +89,7 @@ const dedupeChallenges = (challenges: ReadonlyArray<Challenge>): ReadonlyArray<C
  * import { Authenticator, BasicAuth, CredentialsRepository, PasswordHasher } from "@effect-auth/core"
  * import { Layer } from "effect"
  *
- * const AuthLive = Authenticator.layer(BasicAuth.provider()).pipe(
+ * const AuthLive = Authenticator.layer([BasicAuth.provider()]).pipe(
  *   Layer.provide(CredentialsRepository.layerMemory([])),
  *   Layer.provide(PasswordHasher.layer())
  * )
