@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { Policy, Principal } from "@effect-auth/core"
+import type { Principal } from "@effect-auth/core"
 import { Credential } from "@effect-auth/core"
 import type * as ErrorResponse from "./ErrorResponse.js"
 import * as Authorize from "./internal/authorize.js"
@@ -17,13 +17,11 @@ import * as Authorize from "./internal/authorize.js"
 export type AuthRuntime = Authorize.AuthRuntime
 
 /**
+ * A policy every request must satisfy (default: any authenticated caller) and the error style.
+ *
  * @since 0.1.0
  */
-export interface Options {
-  /** A policy every request must satisfy (default: any authenticated caller). */
-  readonly policy?: Policy.Policy | undefined
-  readonly errorStyle?: ErrorResponse.ErrorStyle | undefined
-}
+export type Options = Authorize.Options
 
 /**
  * Authenticates a request: the principal, or the error answer. Never rejects. The request's own

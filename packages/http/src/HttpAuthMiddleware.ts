@@ -4,23 +4,20 @@
  *
  * @since 0.1.0
  */
-import type { Policy } from "@effect-auth/core"
 import { Authenticated, Authenticator } from "@effect-auth/core"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as ErrorResponse from "./ErrorResponse.js"
-import { authenticateAndCheck } from "./internal/authorize.js"
+import * as Authorize from "./internal/authorize.js"
 
 /**
+ * A policy every request must satisfy (default: any authenticated caller) and the error style.
+ *
  * @since 0.1.0
  */
-export interface Options {
-  /** A policy every request must satisfy (default: any authenticated caller). */
-  readonly policy?: Policy.Policy | undefined
-  readonly errorStyle?: ErrorResponse.ErrorStyle | undefined
-}
+export type Options = Authorize.Options
 
 /**
  * The error answer as a platform response.
@@ -61,7 +58,7 @@ export const make =
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const authenticator = yield* Authenticator.Authenticator
-      return yield* Effect.matchEffect(authenticateAndCheck(authenticator, request.headers, options.policy), {
+      return yield* Effect.matchEffect(Authorize.authenticateAndCheck(authenticator, request.headers, options.policy), {
         onFailure: (error) =>
           Effect.succeed(
             toResponse(

@@ -21,9 +21,14 @@ class Refusal {
   ) {}
 }
 
-export interface AuthorizeOptions {
+/** The options every adapter takes. */
+export interface Options {
+  /** A policy every request must satisfy (default: any authenticated caller). */
   readonly policy?: Policy.Policy | undefined
   readonly errorStyle?: ErrorResponse.ErrorStyle | undefined
+}
+
+export interface AuthorizeOptions extends Options {
   readonly signal?: AbortSignal | undefined
 }
 
