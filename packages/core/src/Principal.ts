@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import type { AuthorizationError } from "./AuthError.js"
 import { GroupsProvider } from "./GroupsProvider.js"
 import type { GrantsLookup, Identity, Kind } from "./Identity.js"
@@ -60,14 +61,24 @@ export const grantSources: Effect.Effect<GrantSources> = Effect.all({
  * @since 0.1.0
  */
 export const fromIdentity = (identity: Identity, sources: GrantSources): Effect.Effect<Principal> =>
-  // Effect.cached shares one lookup between concurrent readers and remembers its result for the request.
   Effect.map(
     Effect.all([
-      Effect.cached(Effect.suspend(() => sources.groups.lookup(identity))),
-      Effect.cached(Effect.suspend(() => sources.roles.lookup(identity))),
-      Effect.cached(Effect.suspend(() => sources.permissions.lookup(identity)))
+      once(Effect.suspend(() => sources.groups.lookup(identity))),
+      once(Effect.suspend(() => sources.roles.lookup(identity))),
+      once(Effect.suspend(() => sources.permissions.lookup(identity)))
     ]),
     ([groups, roles, permissions]) => ({ ...identity, groups, roles, permissions })
+  )
+
+/**
+ * Runs `lookup` on first use only and shares its result (success or failure) with every later and
+ * concurrent reader. The lookup runs in its own fiber, so a reader that is interrupted (a timeout, a
+ * failed sibling) stops waiting without cancelling the lookup: an interruption is never remembered
+ * as the answer.
+ */
+const once = <A, E>(lookup: Effect.Effect<A, E>): Effect.Effect<Effect.Effect<A, E>> =>
+  Effect.map(Effect.cached(Effect.uninterruptible(Effect.forkDaemon(lookup))), (started) =>
+    Effect.flatMap(started, Fiber.join)
   )
 
 /**
