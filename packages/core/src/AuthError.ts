@@ -126,7 +126,7 @@ export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", {
  */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
   reason: Schema.Literal("rate-limit-exceeded"),
-  retryAfterMillis: Schema.Number,
+  retryAfterMillis: Schema.Number.pipe(Schema.finite(), Schema.nonNegative()),
   limit: Schema.optional(Schema.Number)
 }) {
   override get message(): string {

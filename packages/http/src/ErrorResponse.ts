@@ -135,7 +135,8 @@ const challengeHeader = (failure: Failure, challenges: ReadonlyArray<AuthProvide
         failure._tag === "InvalidToken"
           ? ['error="invalid_token"', `error_description=${quote(failure.message)}`]
           : failure._tag === "InvalidCredentials" && failure.scheme === "Bearer"
-            ? ['error="invalid_request"']
+            ? // A token that was read but refused is invalid_token; one that could not be read, invalid_request.
+              [failure.reason === "rejected" ? 'error="invalid_token"' : 'error="invalid_request"']
             : failure._tag === "Forbidden"
               ? ['error="insufficient_scope"']
               : []
@@ -159,7 +160,10 @@ const challengeHeader = (failure: Failure, challenges: ReadonlyArray<AuthProvide
 
 const retryAfterSeconds = (failure: Failure): number | undefined => {
   if (failure === "internal") return undefined
-  if (failure._tag === "RateLimited") return Math.max(1, Math.ceil(failure.retryAfterMillis / 1000))
+  if (failure._tag === "RateLimited") {
+    const seconds = Math.ceil(failure.retryAfterMillis / 1000)
+    return Number.isFinite(seconds) && seconds > 1 ? seconds : 1
+  }
   if (failure._tag === "ProviderUnavailable") return 5
   return undefined
 }

@@ -6,7 +6,7 @@
  */
 import type { Principal } from "@effect-auth/core"
 import { Credential } from "@effect-auth/core"
-import type * as ErrorResponse from "./ErrorResponse.js"
+import * as ErrorResponse from "./ErrorResponse.js"
 import * as Authorize from "./internal/authorize.js"
 
 /**
@@ -61,5 +61,11 @@ export const handler =
   ): ((request: Request) => Promise<Response>) =>
   async (request) => {
     const outcome = await authorize(runtime, request, options)
-    return outcome._tag === "Allowed" ? handle(request, outcome.principal) : toResponse(outcome.response)
+    if (outcome._tag === "Refused") return toResponse(outcome.response)
+    try {
+      return await handle(request, outcome.principal)
+    } catch {
+      // Same as NodeHttpAuth: a handler that throws is a 500, never an unhandled rejection.
+      return toResponse(ErrorResponse.fromFailure("internal", { style: options.errorStyle }))
+    }
   }

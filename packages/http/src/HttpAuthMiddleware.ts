@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import type { Credential } from "@effect-auth/core"
 import { Authenticated, Authenticator } from "@effect-auth/core"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -32,6 +33,22 @@ export const toResponse = (answer: ErrorResponse.ErrorResponse): HttpServerRespo
   })
 
 /**
+ * The request's headers for the credential parser. On node, the platform's headers come from
+ * `IncomingMessage.headers`, which keeps only the first `Authorization`; the source's `headersDistinct`
+ * keeps them all, so a request with two is refused instead of authenticated as the first.
+ *
+ * @since 0.1.0
+ */
+export const headersOf = (request: HttpServerRequest.HttpServerRequest): Credential.Headers => {
+  const source = request.source
+  if (typeof source === "object" && source !== null && "headersDistinct" in source) {
+    const distinct = source.headersDistinct
+    if (typeof distinct === "object" && distinct !== null) return distinct as Credential.Headers
+  }
+  return request.headers
+}
+
+/**
  * The middleware.
  *
  * @example
@@ -58,13 +75,16 @@ export const make =
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const authenticator = yield* Authenticator.Authenticator
-      return yield* Effect.matchEffect(Authorize.authenticateAndCheck(authenticator, request.headers, options.policy), {
-        onFailure: (error) =>
-          Effect.succeed(
-            toResponse(
-              ErrorResponse.fromFailure(error, { style: options.errorStyle, challenges: authenticator.challenges })
-            )
-          ),
-        onSuccess: (principal) => Effect.provideService(app, Authenticated.Authenticated, principal)
-      })
+      return yield* Effect.matchEffect(
+        Authorize.authenticateAndCheck(authenticator, headersOf(request), options.policy),
+        {
+          onFailure: (error) =>
+            Effect.succeed(
+              toResponse(
+                ErrorResponse.fromFailure(error, { style: options.errorStyle, challenges: authenticator.challenges })
+              )
+            ),
+          onSuccess: (principal) => Effect.provideService(app, Authenticated.Authenticated, principal)
+        }
+      )
     })
