@@ -28,7 +28,11 @@ let skipped = 0
 try {
   const results = JSON.parse(readFileSync(resultsFile, "utf8"))
   passed = results.numPassedTests
-  failed = results.numFailedTests + (results.numFailedTestSuites ?? 0)
+  // A file that failed without a failing test (an import error, a failing hook) counts as one failure.
+  const brokenFiles = results.testResults.filter(
+    (file) => file.status === "failed" && !file.assertionResults.some((test) => test.status === "failed")
+  ).length
+  failed = results.numFailedTests + brokenFiles
   skipped = results.numPendingTests + results.numTodoTests
 } catch {
   failed += 1

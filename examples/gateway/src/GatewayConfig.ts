@@ -17,12 +17,29 @@ export const providerVariables = [
   "AUTH_COGNITO_USER_POOL_ID",
   "AUTH_ENTRA_TENANT_ID",
   "AUTH_API_KEYS_FILE",
-  "AUTH_DATABASE_URL",
-  "AUTH_DISABLED"
+  "AUTH_DATABASE_URL"
 ] as const
 
 /** The providers this version of the gateway can run; the others are recognised but not built yet. */
-export const supportedProviderVariables: ReadonlyArray<string> = ["AUTH_BASIC_USERS_FILE", "AUTH_DISABLED"]
+export const supportedProviderVariables: ReadonlyArray<string> = ["AUTH_BASIC_USERS_FILE"]
+
+/** Contract variables for features this version does not have yet: setting one is logged, not ignored. */
+export const reservedVariables: ReadonlyArray<string> = [
+  "AUTH_JWT_AUDIENCE",
+  "AUTH_JWT_ALGORITHMS",
+  "AUTH_COGNITO_REGION",
+  "AUTH_COGNITO_CLIENT_IDS",
+  "AUTH_COGNITO_TOKEN_USE",
+  "AUTH_COGNITO_ENDPOINT",
+  "AUTH_ENTRA_AUDIENCE",
+  "AUTH_ENTRA_AUTHORITY",
+  "AUTH_RATE_LIMIT_PER_MINUTE",
+  "MAX_REQUESTS_PER_MINUTE",
+  "AUTH_REDIS_URL",
+  "AUTH_AUDIT_LOG",
+  "JWKS_CACHE_INTERVAL",
+  "JWKS_CACHE_USAGES"
+]
 
 export interface GatewayConfig {
   readonly port: number
@@ -34,6 +51,9 @@ export interface GatewayConfig {
   readonly apiKeyHeader: string
   /** Provider variables that are set (non-empty). */
   readonly providersSet: ReadonlyArray<string>
+  /** Variables of features not built yet that are set (non-empty). */
+  readonly reservedSet: ReadonlyArray<string>
+  readonly authDisabled: boolean
 }
 
 const optionalString = (name: string) =>
@@ -48,18 +68,21 @@ const upstream = Config.mapOrFail(optionalString("UPSTREAM_URL"), (value) => {
 })
 
 export const load = Effect.gen(function* () {
-  const providersSet: Array<string> = []
-  for (const name of providerVariables) {
-    if (Option.isSome(yield* optionalString(name))) providersSet.push(name)
-  }
+  const setAmong = (names: ReadonlyArray<string>) =>
+    Effect.filter(names, (name) => Effect.map(optionalString(name), Option.isSome))
   return {
-    port: yield* Config.withDefault(Config.port("PORT"), 8080),
+    port: yield* Config.withDefault(
+      Config.orElse(Config.port("PORT"), () => Config.map(Config.literal("0")("PORT"), () => 0)),
+      8080
+    ),
     host: yield* Config.withDefault(Config.string("HOST"), "127.0.0.1"),
     routesFile: yield* optionalString("AUTH_ROUTES_FILE"),
     upstreamUrl: yield* upstream,
     errorStyle: yield* Config.withDefault(Config.literal("problem", "openai")("AUTH_ERROR_STYLE"), "problem"),
     basicUsersFile: yield* optionalString("AUTH_BASIC_USERS_FILE"),
     apiKeyHeader: yield* AuthConfig.apiKeyHeader,
-    providersSet
+    providersSet: yield* setAmong(providerVariables),
+    reservedSet: yield* setAmong(reservedVariables),
+    authDisabled: yield* AuthConfig.disabled
   } satisfies GatewayConfig
 })

@@ -34,30 +34,32 @@ const loadRoutes = (file: Option.Option<string>) =>
 const program = Effect.gen(function* () {
   const config = yield* GatewayConfig.load
   const demo =
-    config.providersSet.length === 0
+    config.providersSet.length === 0 && !config.authDisabled
       ? yield* Effect.provide(Demo.setup(Path.resolve(".demo")), PasswordHasher.layer())
       : undefined
   const usersFile = demo === undefined ? config.basicUsersFile : Option.some(demo.usersFile)
   const routesFile = Option.orElse(config.routesFile, () => Option.fromNullable(demo?.routesFile))
   const routes = yield* loadRoutes(routesFile)
 
-  const unsupported = config.providersSet.filter((name) => !GatewayConfig.supportedProviderVariables.includes(name))
+  const unsupported = [
+    ...config.providersSet.filter((name) => !GatewayConfig.supportedProviderVariables.includes(name)),
+    ...config.reservedSet
+  ]
   if (unsupported.length > 0) {
     yield* Effect.logWarning(`Not supported by this gateway version yet, ignored: ${unsupported.join(", ")}`)
   }
   const providers = Option.isSome(usersFile)
     ? [BasicAuth.provider().pipe(Effect.provide(CredentialsRepository.layerFile(usersFile.value)))]
     : []
-  if (providers.length === 0 && !config.providersSet.includes("AUTH_DISABLED")) {
+  if (providers.length === 0 && !config.authDisabled) {
     yield* Effect.logWarning("No identity provider is configured: every protected request will be refused")
   }
   const authLayer = Authenticator.layerConfig(providers, { credentials: { apiKeyHeader: config.apiKeyHeader } }).pipe(
     Layer.provide(PasswordHasher.layer())
   )
-  const logLevel = yield* AuthConfig.logLevel
-  const runtime = ManagedRuntime.make(Layer.merge(authLayer, Logger.minimumLogLevel(logLevel)))
+  const runtime = ManagedRuntime.make(Layer.merge(authLayer, Logger.minimumLogLevel(yield* AuthConfig.logLevel)))
   // Build the authenticator now: bad configuration stops the start instead of failing every request.
-  yield* Effect.tryPromise({ try: () => runtime.runtime(), catch: (error) => `cannot start: ${String(error)}` })
+  yield* Effect.tryPromise({ try: () => runtime.runtime(), catch: (error) => String(error) })
 
   const server = Http.createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 32 * 1024 },
@@ -84,8 +86,10 @@ const program = Effect.gen(function* () {
   const address = server.address()
   const port = typeof address === "object" && address !== null ? address.port : config.port
   const baseUrl = `http://${config.host}:${port}`
-  yield* Effect.log(`effect-auth gateway listening on ${baseUrl}`)
   if (demo !== undefined) console.log(Demo.banner(demo, baseUrl))
+  // Always printed, whatever the log level, and last: it is how a person (or a script) learns the
+  // address, and that everything above it is ready.
+  console.log(`effect-auth gateway listening on ${baseUrl}`)
 
   const stop = () => {
     server.close()
@@ -96,7 +100,14 @@ const program = Effect.gen(function* () {
   process.once("SIGTERM", stop)
 })
 
-Effect.runPromise(program).catch((error: unknown) => {
-  console.error(`effect-auth gateway: ${error instanceof Error ? error.message : String(error)}`)
+const exitWith = (reason: string) => {
+  console.error(`effect-auth gateway cannot start: ${reason}`)
   process.exit(1)
-})
+}
+
+// The log level applies to start-up messages too, not only to requests.
+Effect.runPromise(
+  Effect.flatMap(AuthConfig.logLevel, (level) => Logger.withMinimumLogLevel(program, level)).pipe(
+    Effect.catchAll((error) => Effect.sync(() => exitWith(String(error))))
+  )
+).catch((error: unknown) => exitWith(String(error)))

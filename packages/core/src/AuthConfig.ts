@@ -5,6 +5,8 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
 import * as LogLevel from "effect/LogLevel"
 
 /**
@@ -23,13 +25,37 @@ export const nodeEnv: Config.Config<string> = Config.map(Config.withDefault(Conf
   value.trim().toLowerCase()
 )
 
+const logLevels: Readonly<Record<string, LogLevel.LogLevel>> = {
+  all: LogLevel.All,
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warn: LogLevel.Warning,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  fatal: LogLevel.Fatal,
+  off: LogLevel.None,
+  none: LogLevel.None
+}
+
 /**
- * `AUTH_LOG_LEVEL`: `trace`, `debug`, `info` (default), `warning`, `error`, `fatal`, `none`.
+ * `AUTH_LOG_LEVEL`: `trace`, `debug`, `info` (default), `warning` (or `warn`), `error`, `fatal`, `none`
+ * (or `off`), `all`; case-insensitive.
  *
  * @since 0.1.0
  */
 export const logLevel: Config.Config<LogLevel.LogLevel> = Config.withDefault(
-  Config.logLevel("AUTH_LOG_LEVEL"),
+  Config.mapOrFail(Config.string("AUTH_LOG_LEVEL"), (value) => {
+    const level = logLevels[value.trim().toLowerCase()]
+    return level === undefined
+      ? Either.left(
+          ConfigError.InvalidData(
+            [],
+            `Expected one of ${Object.keys(logLevels).join(", ")}, got ${JSON.stringify(value)}`
+          )
+        )
+      : Either.right(level)
+  }),
   LogLevel.Info
 )
 

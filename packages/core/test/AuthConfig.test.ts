@@ -206,4 +206,18 @@ describe("AuthConfig", () => {
       expect((yield* AuthConfig.logLevel.pipe(withEnv({ AUTH_LOG_LEVEL: "debug" }))).label).toBe("DEBUG")
     })
   )
+
+  it.effect("reads AUTH_LOG_LEVEL in the documented spellings, case-insensitively, and refuses others", () =>
+    Effect.gen(function* () {
+      const level = (value: string) =>
+        Effect.map(AuthConfig.logLevel.pipe(withEnv({ AUTH_LOG_LEVEL: value })), (l) => l.label)
+      expect(yield* level("warning")).toBe("WARN")
+      expect(yield* level("WARN")).toBe("WARN")
+      expect(yield* level("none")).toBe("OFF")
+      expect(yield* level("off")).toBe("OFF")
+      expect(yield* level(" Error ")).toBe("ERROR")
+      const refused = yield* Effect.flip(AuthConfig.logLevel.pipe(withEnv({ AUTH_LOG_LEVEL: "loud" })))
+      expect(String(refused)).toContain("AUTH_LOG_LEVEL")
+    })
+  )
 })

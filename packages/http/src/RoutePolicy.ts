@@ -4,7 +4,7 @@
  *
  * Matching is built to be safe in front of servers that interpret paths differently:
  * - a path that could mean two things (dot segments, `//`, encoded `/` or `\`, bad percent-encoding,
- *   control characters, a segment ending in `.`) is refused outright, so the gateway and the upstream
+ *   control characters, `;` path parameters, a segment ending in `.`) is refused outright, so the gateway and the upstream
  *   can never disagree on which route was asked for;
  * - percent-encoded characters are decoded once before matching (`/%61dmin` is `/admin`);
  * - requirements match case-insensitively (`/ADMIN` is still protected) while `public` matches only the
@@ -130,7 +130,10 @@ export const compile = (routes: ReadonlyArray<Route>): Table => {
       policy: requirementPolicy(route.require)
     }
   })
-  const specificity = (route: Compiled) => route.base.length * 2 + (route.prefix ? 0 : 1)
+  // `/admin/*` also matches `/admin`, so an exact `/admin` must outrank it: a prefix counts without its
+  // trailing slash, and an exact pattern wins ties.
+  const specificity = (route: Compiled) =>
+    (route.prefix ? route.base.length - 1 : route.base.length) * 2 + (route.prefix ? 0 : 1)
   return { routes: [...compiled].sort((a, b) => specificity(b) - specificity(a)) }
 }
 
@@ -168,6 +171,8 @@ export const canonicalPath = (rawPath: string): { readonly path: string } | { re
     return { reason: "the path has invalid percent-encoding" }
   }
   if (controlCharacters.test(path)) return { reason: "the path contains control characters" }
+  // Servlet-style servers drop `;parameters` from segments, so `/admin;x/y` would reach `/admin/y` upstream.
+  if (path.includes(";")) return { reason: "the path contains a ';'" }
   const segments = path.split("/").slice(1)
   for (const [index, segment] of segments.entries()) {
     if (segment === "" && index < segments.length - 1) return { reason: "the path contains an empty segment" }

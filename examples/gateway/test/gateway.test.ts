@@ -1,0 +1,734 @@
+/**
+ * Black-box tests of the built gateway (`dist/main.js`): each test starts the process with its own
+ * environment in a fresh temporary directory, talks HTTP to it, and stops it afterwards.
+ */
+import { PasswordHasher } from "@effect-auth/core"
+import { afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type { ChildProcess } from "node:child_process"
+import { spawn } from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs/promises"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const mainJs = fileURLToPath(new URL("../dist/main.js", import.meta.url))
+const startTimeoutMillis = 20_000
+
+// ---------------------------------------------------------------------------------------------------
+// Processes
+
+interface Running {
+  readonly child: ChildProcess
+  /** stdout and stderr as received so far. */
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+}
+
+interface Gateway extends Running {
+  readonly url: string
+  readonly cwd: string
+}
+
+const children = new Set<ChildProcess>()
+const directories = new Set<string>()
+
+afterEach(async () => {
+  await Promise.all(
+    [...children].map(async (child) => {
+      children.delete(child)
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = new Promise((resolve) => child.once("exit", resolve))
+      child.kill("SIGTERM")
+      const timer = setTimeout(() => child.kill("SIGKILL"), 3_000)
+      await exited
+      clearTimeout(timer)
+    })
+  )
+  await Promise.all([...directories].map((dir) => Fs.rm(dir, { recursive: true, force: true })))
+  directories.clear()
+})
+
+const tempDir = async () => {
+  const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "effect-auth-gateway-"))
+  directories.add(dir)
+  return dir
+}
+
+/** Starts `node dist/main.js` with exactly this environment (plus PATH), in `cwd`. */
+const spawnGateway = (env: Record<string, string>, cwd: string): Running => {
+  const child = spawn(process.execPath, [mainJs], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  children.add(child)
+  let output = ""
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { child, output: () => output, exited }
+}
+
+/** Resolves once the output satisfies `ready`; fails when the process exits first or time runs out. */
+const waitForOutput = (running: Running, ready: (output: string) => boolean, what: string) =>
+  new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (!ready(running.output())) return
+      cleanup()
+      resolve()
+    }
+    const onExit = (code: number | null) => {
+      cleanup()
+      reject(new Error(`the gateway exited (${code}) before ${what}:\n${running.output()}`))
+    }
+    const timer = setTimeout(() => {
+      cleanup()
+      reject(new Error(`timed out waiting for ${what}:\n${running.output()}`))
+    }, startTimeoutMillis)
+    const cleanup = () => {
+      clearTimeout(timer)
+      running.child.stdout?.off("data", check)
+      running.child.stderr?.off("data", check)
+      running.child.off("exit", onExit)
+    }
+    running.child.stdout?.on("data", check)
+    running.child.stderr?.on("data", check)
+    running.child.once("exit", onExit)
+    check()
+  })
+
+const listeningLine = /listening on (http:\/\/127\.0\.0\.1:\d+)/
+
+/** Starts the gateway on a free port and waits for its "listening on http://127.0.0.1:NNNN" line. */
+const startGateway = async (env: Record<string, string> = {}, cwd?: string): Promise<Gateway> => {
+  const dir = cwd ?? (await tempDir())
+  const running = spawnGateway(env, dir)
+  await waitForOutput(running, (output) => listeningLine.test(output), "it listened")
+  const url = listeningLine.exec(running.output())![1]!
+  return { ...running, url, cwd: dir }
+}
+
+/** Runs the gateway expecting it to stop by itself; its exit code and output. */
+const runToExit = async (env: Record<string, string>) => {
+  const running = spawnGateway(env, await tempDir())
+  const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), startTimeoutMillis))
+  const code = await Promise.race([running.exited, timeout])
+  return { code, output: running.output() }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// HTTP
+
+const basic = (username: string, password: string) =>
+  `Basic ${Buffer.from(`${username}:${password}`, "utf8").toString("base64")}`
+
+interface RawResponse {
+  readonly status: number
+  readonly headers: Http.IncomingHttpHeaders
+  readonly body: string
+}
+
+/**
+ * A request through `node:http`, which sends the path exactly as given (fetch would normalise `..`)
+ * and can repeat a header (pass an array).
+ */
+const raw = (
+  base: string,
+  path: string,
+  options: {
+    readonly method?: string
+    /** An array value sends the header once per element. */
+    readonly headers?: Readonly<Record<string, string | ReadonlyArray<string>>>
+    readonly body?: Buffer
+  } = {}
+) =>
+  new Promise<RawResponse>((resolve, reject) => {
+    const url = new URL(base)
+    const request = Http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        method: options.method ?? "GET",
+        agent: false
+      },
+      (response) => {
+        let body = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => (body += chunk))
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }))
+        response.on("error", reject)
+      }
+    )
+    for (const [name, value] of Object.entries(options.headers ?? {})) request.setHeader(name, value)
+    request.on("error", reject)
+    request.end(options.body)
+  })
+
+const get = (url: string, credentials?: readonly [string, string], headers: Record<string, string> = {}) =>
+  fetch(url, {
+    headers: credentials === undefined ? headers : { ...headers, authorization: basic(...credentials) }
+  })
+
+// ---------------------------------------------------------------------------------------------------
+// Users and routes
+
+interface User {
+  readonly name: string
+  readonly password: string
+  readonly groups: ReadonlyArray<string>
+}
+
+// Distinctive passwords, so that a body echoing one would be caught.
+const alice: User = { name: "alice", password: "alice-Pw-5d1f3a9c", groups: ["admin", "staff"] }
+const bob: User = { name: "bob", password: "bob-Pw-8e2c7b14", groups: ["staff"] }
+const carol: User = { name: "carol", password: "carol-Pw-0a6d4e92", groups: ["analyst", "auditor"] }
+const erin: User = { name: "erin", password: "erin-Pw-3c9b1f07", groups: ["analyst"] }
+const dave: User = { name: "dave", password: "dave-Pw-7f4e2a61", groups: [] }
+const users = [alice, bob, carol, erin, dave]
+
+const login = (user: User) => [user.name, user.password] as const
+
+const routes = [
+  { path: "/admin/*", require: { groups: ["admin"] } },
+  { path: "/admin/health", public: true },
+  { path: "/reports/*", require: { groups: ["admin", "analyst"] } },
+  { path: "/audit/*", require: { groups: ["analyst", "auditor"], all: true } },
+  { path: "/billing/*", require: { roles: ["billing"] } },
+  { path: "/app/*" },
+  { path: "/docs/*", public: true }
+]
+
+let usersFileText = ""
+
+beforeAll(async () => {
+  // Low-cost hashes keep the tests fast; the gateway verifies with the parameters each hash names.
+  const hashes = await Effect.runPromise(
+    Effect.provide(
+      Effect.flatMap(PasswordHasher.PasswordHasher, (hasher) =>
+        Effect.forEach(users, (user) => hasher.hash(Redacted.make(user.password)))
+      ),
+      PasswordHasher.layer({ ln: 10 })
+    )
+  )
+  usersFileText = [
+    "# test users: username:hash[:groups]",
+    ...users.map((user, index) =>
+      user.groups.length === 0 ? `${user.name}:${hashes[index]}` : `${user.name}:${hashes[index]}:${user.groups}`
+    ),
+    ""
+  ].join("\n")
+})
+
+/** Writes the users and routes files into a fresh directory; the environment that configures them. */
+const basicSetup = async (routeTable: unknown = routes) => {
+  const dir = await tempDir()
+  await Fs.writeFile(Path.join(dir, "users.txt"), usersFileText)
+  await Fs.writeFile(Path.join(dir, "routes.json"), JSON.stringify(routeTable))
+  return { dir, env: { AUTH_BASIC_USERS_FILE: "users.txt", AUTH_ROUTES_FILE: "routes.json" } }
+}
+
+const startBasic = async (env: Record<string, string> = {}) => {
+  const setup = await basicSetup()
+  return startGateway({ ...setup.env, ...env }, setup.dir)
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+describe("demo mode (no provider variable set)", () => {
+  it("prints the banner, and every printed curl command answers the status written beside it", async () => {
+    const gateway = await startGateway()
+    // The banner follows the listening line; wait for its closing rule after the commands.
+    await waitForOutput(gateway, (output) => /# \d{3}:[^\n]*\n=+\n/.test(output), "the demo banner")
+    const output = gateway.output()
+    expect(output).toContain("DEMO MODE")
+
+    const commands = [...output.matchAll(/^\s*curl -i (?:-u (\S+) )?(\S+)\s+# (\d{3}):/gm)].map(
+      ([, credentials, url, status]) => ({ credentials, url: url!, status: Number(status) })
+    )
+    expect(commands.length).toBeGreaterThanOrEqual(6)
+    expect(new Set(commands.map((command) => command.status))).toEqual(new Set([200, 401, 403]))
+
+    for (const command of commands) {
+      expect(command.url.startsWith(gateway.url)).toBe(true)
+      const credentials = command.credentials
+      const separator = credentials?.indexOf(":") ?? -1
+      const response = await get(
+        command.url,
+        credentials === undefined ? undefined : [credentials.slice(0, separator), credentials.slice(separator + 1)]
+      )
+      expect({ command, status: response.status }).toEqual({ command, status: command.status })
+    }
+
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200)
+  })
+
+  it("writes its users file into ./.demo with hashes only, never the printed passwords", async () => {
+    const gateway = await startGateway()
+    await waitForOutput(gateway, (output) => /# \d{3}:[^\n]*\n=+\n/.test(output), "the demo banner")
+    const passwords = [...gateway.output().matchAll(/-u \w+:(\S+)/g)].map(([, password]) => password!)
+    expect(passwords.length).toBeGreaterThan(0)
+
+    const usersFile = await Fs.readFile(Path.join(gateway.cwd, ".demo", "users.txt"), "utf8")
+    expect(usersFile).toMatch(/^alice:\$scrypt\$/m)
+    for (const password of passwords.filter((password) => password !== "wrong-password")) {
+      expect(usersFile).not.toContain(password)
+    }
+    expect((await Fs.stat(Path.join(gateway.cwd, ".demo", "users.txt"))).mode & 0o077).toBe(0)
+  })
+})
+
+describe("configured Basic users and routes", () => {
+  it("is not in demo mode", async () => {
+    const gateway = await startBasic()
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200)
+    expect(gateway.output()).not.toContain("DEMO MODE")
+    await expect(Fs.access(Path.join(gateway.cwd, ".demo"))).rejects.toThrow()
+  })
+
+  it("GET /healthz answers 200 without credentials", async () => {
+    const gateway = await startBasic()
+    const response = await fetch(`${gateway.url}/healthz`)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ status: "ok" })
+  })
+
+  it("GET /whoami describes the caller, with the groups from the users file", async () => {
+    const gateway = await startBasic()
+    const response = await get(`${gateway.url}/whoami`, login(alice))
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-type")).toContain("application/json")
+    expect(await response.json()).toStrictEqual({
+      id: "alice",
+      kind: "user",
+      provider: "basic",
+      name: null,
+      email: null,
+      groups: ["admin", "staff"],
+      roles: [],
+      permissions: []
+    })
+
+    const noGroups = await get(`${gateway.url}/whoami`, login(dave))
+    expect(await noGroups.json()).toMatchObject({ id: "dave", groups: [] })
+  })
+
+  it("answers 401 with a Basic challenge without credentials or with wrong ones, never echoing the password", async () => {
+    const gateway = await startBasic()
+    const wrongPassword = "not-Alice-Pw-61c0ffee"
+    const attempts = [
+      await get(`${gateway.url}/whoami`),
+      await get(`${gateway.url}/whoami`, [alice.name, wrongPassword]),
+      await get(`${gateway.url}/whoami`, ["mallory", wrongPassword]),
+      await get(`${gateway.url}/admin/x`, [bob.name, alice.password])
+    ]
+    for (const response of attempts) {
+      expect(response.status).toBe(401)
+      expect(response.headers.get("www-authenticate")).toMatch(/^Basic realm=/)
+      expect(response.headers.get("content-type")).toBe("application/problem+json")
+      const body = await response.text()
+      expect(JSON.parse(body)).toMatchObject({ status: 401 })
+      expect(body).not.toContain(wrongPassword)
+      expect(body).not.toContain(alice.password)
+    }
+  })
+
+  it("refuses two credentials in one request, even when one of them is valid", async () => {
+    const gateway = await startBasic()
+    const twice = await raw(gateway.url, "/whoami", {
+      headers: { authorization: [basic(...login(alice)), basic(...login(bob))] }
+    })
+    expect(twice.status).toBe(401)
+    const withKey = await get(`${gateway.url}/whoami`, login(alice), { "x-api-key": "some-key" })
+    expect(withKey.status).toBe(401)
+  })
+
+  it("answers 403 when the caller lacks the group a route requires, 200 {ok, path} when allowed", async () => {
+    const gateway = await startBasic()
+    const refused = await get(`${gateway.url}/admin/users`, login(bob))
+    expect(refused.status).toBe(403)
+    expect(await refused.json()).toMatchObject({ status: 403, code: "insufficient_scope" })
+
+    const allowed = await get(`${gateway.url}/admin/users?page=2`, login(alice))
+    expect(allowed.status).toBe(200)
+    expect(await allowed.json()).toStrictEqual({ ok: true, path: "/admin/users" })
+
+    // Any of the listed groups is enough.
+    expect((await get(`${gateway.url}/reports/q1`, login(erin))).status).toBe(200)
+    expect((await get(`${gateway.url}/reports/q1`, login(alice))).status).toBe(200)
+    expect((await get(`${gateway.url}/reports/q1`, login(bob))).status).toBe(403)
+
+    // A route without a requirement lets in any authenticated caller.
+    expect((await get(`${gateway.url}/app/home`, login(dave))).status).toBe(200)
+    expect((await get(`${gateway.url}/app/home`)).status).toBe(401)
+
+    // Basic users have no roles, so a roles requirement refuses all of them.
+    expect((await get(`${gateway.url}/billing/invoices`, login(alice))).status).toBe(403)
+  })
+
+  it("all: true requires every listed group", async () => {
+    const gateway = await startBasic()
+    expect((await get(`${gateway.url}/audit/log`, login(carol))).status).toBe(200)
+    expect((await get(`${gateway.url}/audit/log`, login(erin))).status).toBe(403)
+    expect((await get(`${gateway.url}/audit/log`, login(alice))).status).toBe(403)
+  })
+
+  it("a public route needs no credentials, but only in the exact case written", async () => {
+    const gateway = await startBasic()
+    const docs = await fetch(`${gateway.url}/docs/intro`)
+    expect(docs.status).toBe(200)
+    expect(await docs.json()).toStrictEqual({ ok: true, path: "/docs/intro" })
+    expect((await fetch(`${gateway.url}/admin/health`)).status).toBe(200)
+
+    expect((await fetch(`${gateway.url}/DOCS/intro`)).status).toBe(401)
+    // A public sub-route of a protected prefix, in another case, falls back to the prefix's requirement.
+    expect((await fetch(`${gateway.url}/ADMIN/health`)).status).toBe(401)
+    expect((await get(`${gateway.url}/ADMIN/health`, login(bob))).status).toBe(403)
+  })
+
+  it("a path no route names is 404 for an authenticated caller and 401 without credentials", async () => {
+    const gateway = await startBasic()
+    const found = await get(`${gateway.url}/nowhere`, login(dave))
+    expect(found.status).toBe(404)
+    expect(await found.json()).toMatchObject({ status: 404 })
+    expect((await fetch(`${gateway.url}/nowhere`)).status).toBe(401)
+  })
+
+  it("refuses paths that could mean two things with 400, credentials or not", async () => {
+    const gateway = await startBasic()
+    const paths = [
+      "/admin/../x",
+      "/docs/../admin/users",
+      "/docs/%2e%2e/admin/users",
+      "/docs/..%2fadmin/users",
+      "/docs/.%2E/admin/users",
+      "/docs//admin",
+      "/docs/%5cadmin",
+      "/docs/..\\admin",
+      "/admin.",
+      "/admin%00",
+      "/%zz"
+    ]
+    for (const path of paths) {
+      const anonymous = await raw(gateway.url, path)
+      expect({ path, status: anonymous.status }).toEqual({ path, status: 400 })
+      expect(JSON.parse(anonymous.body)).toMatchObject({ status: 400, code: "bad_path" })
+      const authenticated = await raw(gateway.url, path, { headers: { authorization: basic(...login(alice)) } })
+      expect({ path, status: authenticated.status }).toEqual({ path, status: 400 })
+    }
+  })
+
+  it("/ADMIN/x and /%61dmin/x still require the admin group", async () => {
+    const gateway = await startBasic()
+    for (const path of ["/ADMIN/x", "/Admin/x", "/%61dmin/x", "/admin"]) {
+      expect({ path, status: (await raw(gateway.url, path)).status }).toEqual({ path, status: 401 })
+      const asBob = await raw(gateway.url, path, { headers: { authorization: basic(...login(bob)) } })
+      expect({ path, status: asBob.status }).toEqual({ path, status: 403 })
+      const asAlice = await raw(gateway.url, path, { headers: { authorization: basic(...login(alice)) } })
+      expect({ path, status: asAlice.status }).toEqual({ path, status: 200 })
+    }
+  })
+})
+
+describe("AUTH_ERROR_STYLE=openai", () => {
+  it("answers 401 in the OpenAI error shape", async () => {
+    const gateway = await startBasic({ AUTH_ERROR_STYLE: "openai" })
+    for (const response of [
+      await fetch(`${gateway.url}/whoami`),
+      await get(`${gateway.url}/whoami`, [alice.name, "wrong-password"])
+    ]) {
+      expect(response.status).toBe(401)
+      expect(response.headers.get("content-type")).toBe("application/json")
+      expect(await response.json()).toStrictEqual({
+        error: {
+          message: expect.any(String),
+          type: "invalid_request_error",
+          param: "authorization",
+          code: "invalid_api_key"
+        }
+      })
+    }
+    const forbidden = await get(`${gateway.url}/admin/x`, login(bob))
+    expect(forbidden.status).toBe(403)
+    expect(await forbidden.json()).toMatchObject({ error: { type: "permission_error", param: null } })
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------
+
+interface Echoed {
+  readonly method: string
+  readonly url: string
+  readonly headers: Http.IncomingHttpHeaders
+  readonly bodyLength: number
+  readonly bodySha256: string
+}
+
+/** A local upstream that answers every request with a JSON description of it. */
+const startUpstream = async () => {
+  const seen: Array<Echoed> = []
+  const server = Http.createServer((request, response) => {
+    const hash = Crypto.createHash("sha256")
+    let bodyLength = 0
+    request.on("data", (chunk: Buffer) => {
+      bodyLength += chunk.length
+      hash.update(chunk)
+    })
+    request.on("end", () => {
+      const echoed: Echoed = {
+        method: request.method ?? "",
+        url: request.url ?? "",
+        headers: request.headers,
+        bodyLength,
+        bodySha256: hash.digest("hex")
+      }
+      seen.push(echoed)
+      const status = Number(new URL(request.url ?? "/", "http://upstream").searchParams.get("status") ?? 200)
+      response.writeHead(status, {
+        "content-type": "application/json",
+        "x-upstream": "echo",
+        "set-cookie": ["a=1; Path=/", "b=2; Path=/"]
+      })
+      response.end(JSON.stringify(echoed))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}
+
+type Upstream = Awaited<ReturnType<typeof startUpstream>>
+
+describe("UPSTREAM_URL", () => {
+  let upstream: Upstream | undefined
+  afterEach(async () => {
+    await upstream?.close()
+    upstream = undefined
+  })
+
+  const startProxy = async () => {
+    const started = await startUpstream()
+    upstream = started
+    return { gateway: await startBasic({ UPSTREAM_URL: started.url }), upstream: started }
+  }
+
+  it("forwards allowed requests with X-Auth-Principal and without the caller's credentials", async () => {
+    const { gateway } = await startProxy()
+    const response = await get(`${gateway.url}/admin/users?page=2`, login(alice), {
+      "x-auth-principal": "admin",
+      "x-custom": "kept"
+    })
+    expect(response.status).toBe(200)
+    const echoed = (await response.json()) as Echoed
+    expect(echoed.method).toBe("GET")
+    expect(echoed.url).toBe("/admin/users?page=2")
+    expect(echoed.headers["x-auth-principal"]).toBe("alice")
+    expect(echoed.headers.authorization).toBeUndefined()
+    expect(echoed.headers["x-custom"]).toBe("kept")
+    expect(echoed.headers["x-forwarded-for"]).toBe("127.0.0.1")
+  })
+
+  it("puts the upstream URL's own path in front of the request's path and query", async () => {
+    const started = await startUpstream()
+    upstream = started
+    const gateway = await startBasic({ UPSTREAM_URL: `${started.url}/v1/` })
+    expect((await get(`${gateway.url}/app/orders?x=1`, login(bob))).status).toBe(200)
+    expect(started.seen.map((request) => request.url)).toEqual(["/v1/app/orders?x=1"])
+  })
+
+  it("replaces repeated client-sent X-Auth-Principal headers with the caller's id", async () => {
+    const { gateway } = await startProxy()
+    const response = await raw(gateway.url, "/app/x", {
+      headers: { authorization: basic(...login(bob)), "x-auth-principal": ["admin", "alice"] }
+    })
+    expect(response.status).toBe(200)
+    expect((JSON.parse(response.body) as Echoed).headers["x-auth-principal"]).toBe("bob")
+  })
+
+  it("on a public route, sends no X-Auth-Principal at all, even when the client sent one", async () => {
+    const { gateway } = await startProxy()
+    const response = await get(`${gateway.url}/docs/intro`, login(alice), { "x-auth-principal": "admin" })
+    expect(response.status).toBe(200)
+    const echoed = (await response.json()) as Echoed
+    expect(echoed.url).toBe("/docs/intro")
+    expect(echoed.headers["x-auth-principal"]).toBeUndefined()
+    expect(echoed.headers.authorization).toBeUndefined()
+
+    // Whatever carries credentials is removed, also where nothing was checked.
+    const withKey = await fetch(`${gateway.url}/docs/intro`, { headers: { "x-api-key": "secret-key-4b1d" } })
+    expect(((await withKey.json()) as Echoed).headers["x-api-key"]).toBeUndefined()
+  })
+
+  it("streams a 1 MiB POST body to the upstream intact, with or without Content-Length", async () => {
+    const { gateway } = await startProxy()
+    const body = Crypto.randomBytes(1024 * 1024)
+    const digest = Crypto.createHash("sha256").update(body).digest("hex")
+
+    const sized = await fetch(`${gateway.url}/app/upload`, {
+      method: "POST",
+      headers: { authorization: basic(...login(bob)), "content-type": "application/octet-stream" },
+      body
+    })
+    expect(sized.status).toBe(200)
+    expect(await sized.json()).toMatchObject({ method: "POST", bodyLength: body.length, bodySha256: digest })
+
+    // Chunked: node:http sends a body written in pieces without Content-Length.
+    const chunked = await new Promise<RawResponse>((resolve, reject) => {
+      const url = new URL(gateway.url)
+      const request = Http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: "/app/upload",
+          method: "PUT",
+          headers: { authorization: basic(...login(bob)) },
+          agent: false
+        },
+        (response) => {
+          let text = ""
+          response.setEncoding("utf8")
+          response.on("data", (chunk: string) => (text += chunk))
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }))
+        }
+      )
+      request.on("error", reject)
+      for (let offset = 0; offset < body.length; offset += 64 * 1024)
+        request.write(body.subarray(offset, offset + 64 * 1024))
+      request.end()
+    })
+    expect(chunked.status).toBe(200)
+    expect(JSON.parse(chunked.body)).toMatchObject({ method: "PUT", bodyLength: body.length, bodySha256: digest })
+  })
+
+  it("passes the upstream's status and headers back", async () => {
+    const { gateway } = await startProxy()
+    const response = await get(`${gateway.url}/app/teapot?status=418`, login(bob))
+    expect(response.status).toBe(418)
+    expect(response.headers.get("x-upstream")).toBe("echo")
+    expect(response.headers.getSetCookie()).toEqual(["a=1; Path=/", "b=2; Path=/"])
+  })
+
+  it("with an upstream, a path no route names is forwarded for any authenticated caller", async () => {
+    const { gateway, upstream } = await startProxy()
+    expect((await fetch(`${gateway.url}/nowhere`)).status).toBe(401)
+    const response = await get(`${gateway.url}/nowhere`, login(dave))
+    expect(response.status).toBe(200)
+    expect(upstream.seen.map((request) => request.url)).toEqual(["/nowhere"])
+  })
+
+  it("never lets refused requests, or the built-in routes, reach the upstream", async () => {
+    const { gateway, upstream } = await startProxy()
+    const body = Buffer.alloc(256 * 1024, 1)
+    expect((await fetch(`${gateway.url}/app/x`)).status).toBe(401)
+    expect((await fetch(`${gateway.url}/app/x`, { method: "POST", body })).status).toBe(401)
+    expect((await get(`${gateway.url}/app/x`, [alice.name, "wrong-password"])).status).toBe(401)
+    expect((await get(`${gateway.url}/admin/x`, login(bob))).status).toBe(403)
+    expect((await get(`${gateway.url}/DOCS/x`)).status).toBe(401)
+    expect((await raw(gateway.url, "/docs/../admin/x")).status).toBe(400)
+    expect((await get(`${gateway.url}/healthz`)).status).toBe(200)
+    expect((await get(`${gateway.url}/whoami`, login(alice))).status).toBe(200)
+    expect(upstream.seen).toEqual([])
+
+    expect((await get(`${gateway.url}/admin/x`, login(alice))).status).toBe(200)
+    expect(upstream.seen).toHaveLength(1)
+  })
+
+  it("answers 502 when the upstream cannot be reached", async () => {
+    // A port that was just free: nothing listens there any more.
+    const probe = Http.createServer()
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve))
+    const { port } = probe.address() as AddressInfo
+    await new Promise<void>((resolve) => probe.close(() => resolve()))
+
+    const gateway = await startBasic({ UPSTREAM_URL: `http://127.0.0.1:${port}` })
+    const response = await get(`${gateway.url}/app/x`, login(bob))
+    expect(response.status).toBe(502)
+    expect(await response.json()).toMatchObject({ status: 502, code: "upstream_unreachable" })
+    // A refused caller still gets the auth answer, not the upstream's failure.
+    expect((await fetch(`${gateway.url}/app/x`)).status).toBe(401)
+  })
+})
+
+describe("AUTH_DISABLED", () => {
+  it("=true accepts requests without credentials as the development user, and warns", async () => {
+    const gateway = await startGateway({ AUTH_DISABLED: "true" })
+    const response = await fetch(`${gateway.url}/whoami`)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({ id: "development", kind: "user", provider: "disabled" })
+    expect(gateway.output()).toMatch(/AUTHENTICATION IS DISABLED/)
+    expect(gateway.output()).not.toContain("DEMO MODE")
+  })
+
+  it("=false is the same as unset: demo mode, not a gateway that silently refuses everyone", async () => {
+    const gateway = await startGateway({ AUTH_DISABLED: "false" })
+    expect(gateway.output()).toContain("DEMO MODE")
+    expect((await fetch(`${gateway.url}/whoami`)).status).toBe(401)
+  })
+
+  it("=true with NODE_ENV=production exits non-zero without listening", async () => {
+    const { code, output } = await runToExit({ AUTH_DISABLED: "true", NODE_ENV: "production" })
+    expect(code).not.toBe("timeout")
+    expect(code).not.toBe(0)
+    expect(output).toContain("NODE_ENV=production")
+    expect(output).not.toMatch(listeningLine)
+  })
+})
+
+describe("logging", () => {
+  it("warns about contract variables this version does not support yet instead of ignoring them", async () => {
+    const { url, output } = await startBasic({
+      AUTH_RATE_LIMIT_PER_MINUTE: "10",
+      AUTH_JWT_ISSUER: "http://127.0.0.1:1"
+    })
+    expect((await fetch(`${url}/healthz`)).status).toBe(200)
+    expect(output()).toMatch(/Not supported by this gateway version yet, ignored: .*AUTH_JWT_ISSUER/)
+    expect(output()).toMatch(/Not supported .*AUTH_RATE_LIMIT_PER_MINUTE/)
+  })
+
+  it("AUTH_LOG_LEVEL=warning hides the start-up info lines but keeps warnings", async () => {
+    const { url, output } = await startBasic({ AUTH_LOG_LEVEL: "warning", AUTH_REDIS_URL: "redis://127.0.0.1:6379" })
+    expect((await fetch(`${url}/healthz`)).status).toBe(200)
+    expect(output()).not.toContain("level=INFO")
+    expect(output()).toMatch(/level=WARN.*AUTH_REDIS_URL/)
+  })
+})
+
+describe("start-up configuration errors", () => {
+  it.each([
+    ["not JSON", "[{path: /admin/*}]", "not valid JSON"],
+    ["a wildcard in the middle", JSON.stringify([{ path: "/a/*/b" }]), `"/a/*/b"`],
+    ["public and require together", JSON.stringify([{ path: "/x/*", public: true, require: {} }]), "cannot be public"]
+  ])("a routes file with %s: exits non-zero, naming the file and the problem", async (_name, content, problem) => {
+    const dir = await tempDir()
+    const routesFile = Path.join(dir, "bad-routes.json")
+    await Fs.writeFile(routesFile, content)
+    await Fs.writeFile(Path.join(dir, "users.txt"), usersFileText)
+    const { code, output } = await runToExit({
+      AUTH_ROUTES_FILE: routesFile,
+      AUTH_BASIC_USERS_FILE: Path.join(dir, "users.txt")
+    })
+    expect(code).not.toBe("timeout")
+    expect(code).not.toBe(0)
+    expect(output).toContain(routesFile)
+    expect(output).toContain(problem)
+    expect(output).not.toMatch(listeningLine)
+  })
+
+  it("a routes file that does not exist: exits non-zero, naming the file", async () => {
+    const missing = Path.join(Os.tmpdir(), `effect-auth-no-such-routes-${process.pid}.json`)
+    const { code, output } = await runToExit({ AUTH_ROUTES_FILE: missing })
+    expect(code).not.toBe("timeout")
+    expect(code).not.toBe(0)
+    expect(output).toContain(missing)
+    expect(output).not.toMatch(listeningLine)
+  })
+})
