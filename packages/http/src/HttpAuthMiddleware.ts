@@ -1,15 +1,18 @@
 /**
  * `@effect/platform` middleware: authenticates each request, answers failures with the shared mapping,
- * and provides `Authenticated` to the wrapped app, removing it from the app's requirements.
+ * and provides `Authenticated` to the wrapped app, removing it from the app's requirements. Auth errors
+ * the app itself fails with (a guard's `Forbidden`, a lookup's `ProviderUnavailable`) are answered the
+ * same way and removed from its error channel.
  *
  * @since 0.1.0
  */
 import type { Credential } from "@effect-auth/core"
-import { Authenticated, Authenticator } from "@effect-auth/core"
+import { AuthError, Authenticated, Authenticator } from "@effect-auth/core"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as ErrorResponse from "./ErrorResponse.js"
 import * as Authorize from "./internal/authorize.js"
 
@@ -69,22 +72,26 @@ export const make =
   <E, R>(
     app: HttpApp.Default<E, R>
   ): HttpApp.Default<
-    E,
+    Exclude<E, Extract<E, AuthError.AuthError>>,
     Exclude<R, Authenticated.Authenticated> | Authenticator.Authenticator | HttpServerRequest.HttpServerRequest
   > =>
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const authenticator = yield* Authenticator.Authenticator
-      return yield* Effect.matchEffect(
-        Authorize.authenticateAndCheck(authenticator, headersOf(request), options.policy),
-        {
-          onFailure: (error) =>
-            Effect.succeed(
-              toResponse(
-                ErrorResponse.fromFailure(error, { style: options.errorStyle, challenges: authenticator.challenges })
-              )
-            ),
-          onSuccess: (principal) => Effect.provideService(app, Authenticated.Authenticated, principal)
-        }
+      const answer = (error: AuthError.AuthError) =>
+        toResponse(
+          ErrorResponse.fromFailure(error, { style: options.errorStyle, challenges: authenticator.challenges })
+        )
+      const principal = yield* Effect.either(
+        Authorize.authenticateAndCheck(authenticator, headersOf(request), options.policy)
+      )
+      if (Either.isLeft(principal)) return answer(principal.left)
+      // Guards inside the app fail with the same errors: they get the same answers (403, 503), not a 500.
+      return yield* app.pipe(
+        Effect.provideService(Authenticated.Authenticated, principal.right),
+        Effect.catchIf(
+          (error): error is Extract<E, AuthError.AuthError> => AuthError.isAuthError(error),
+          (error) => Effect.succeed(answer(error))
+        )
       )
     })

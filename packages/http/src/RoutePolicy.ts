@@ -3,13 +3,14 @@
  * `[{ "path": "/admin/*", "require": { "groups": ["admin"] } }, { "path": "/docs/*", "public": true }]`.
  *
  * Matching is built to be safe in front of servers that interpret paths differently:
- * - a path that could mean two things (dot segments, `//`, encoded `/` or `\`, bad percent-encoding,
- *   control characters, `;` path parameters, a segment ending in `.`) is refused outright, so the gateway and the upstream
- *   can never disagree on which route was asked for;
+ * - a path that could mean two things (dot segments, `//`, encoded `/` or `\`, bad or double
+ *   percent-encoding, encoded `?` or `#`, control characters, `;` path parameters, a segment ending in `.`)
+ *   is refused outright, so the gateway and the upstream can never disagree on which route was asked for;
  * - percent-encoded characters are decoded once before matching (`/%61dmin` is `/admin`);
  * - requirements match case-insensitively (`/ADMIN` is still protected) while `public` matches only the
  *   exact case written, so case tricks can make a path stricter, never more open;
- * - the most specific pattern wins (exact before prefix, longer before shorter); a path no route names
+ * - `/exact` also matches `/exact/`; the most specific pattern wins (exact before prefix, longer before
+ *   shorter); unknown keys or empty lists in the table stop it from loading; a path no route names
  *   needs an authenticated caller: nothing is public unless a route says so.
  *
  * @since 0.1.0
@@ -25,12 +26,22 @@ import * as Schema from "effect/Schema"
  *
  * @since 0.1.0
  */
+const Names = Schema.NonEmptyArray(Schema.NonEmptyTrimmedString)
+
 export const Requirement = Schema.Struct({
-  groups: Schema.optional(Schema.Array(Schema.String)),
-  roles: Schema.optional(Schema.Array(Schema.String)),
-  permissions: Schema.optional(Schema.Array(Schema.String)),
+  groups: Schema.optional(Names),
+  roles: Schema.optional(Names),
+  permissions: Schema.optional(Names),
   all: Schema.optional(Schema.Boolean)
-})
+}).pipe(
+  Schema.filter(
+    (requirement) =>
+      requirement.groups !== undefined ||
+      requirement.roles !== undefined ||
+      requirement.permissions !== undefined ||
+      "a requirement lists groups, roles or permissions (leave `require` out to allow any authenticated caller)"
+  )
+)
 
 /**
  * @since 0.1.0
@@ -83,7 +94,12 @@ export type Decision =
   | { readonly _tag: "Protected"; readonly policy: Policy.Policy; readonly route: string | undefined }
   | { readonly _tag: "Rejected"; readonly reason: string }
 
-interface Compiled {
+/**
+ * A route ready for matching.
+ *
+ * @since 0.1.0
+ */
+export interface CompiledRoute {
   readonly pattern: string
   /** The prefix (without the `*`) or exact path, as written and lower-cased. */
   readonly base: string
@@ -99,7 +115,7 @@ interface Compiled {
  * @since 0.1.0
  */
 export interface Table {
-  readonly routes: ReadonlyArray<Compiled>
+  readonly routes: ReadonlyArray<CompiledRoute>
 }
 
 const requirementPolicy = (requirement: Requirement | undefined): Policy.Policy => {
@@ -118,7 +134,7 @@ const requirementPolicy = (requirement: Requirement | undefined): Policy.Policy 
  * @since 0.1.0
  */
 export const compile = (routes: ReadonlyArray<Route>): Table => {
-  const compiled = routes.map((route): Compiled => {
+  const compiled = routes.map((route): CompiledRoute => {
     const prefix = route.path.endsWith("*")
     const base = prefix ? route.path.slice(0, -1) : route.path
     return {
@@ -132,7 +148,7 @@ export const compile = (routes: ReadonlyArray<Route>): Table => {
   })
   // `/admin/*` also matches `/admin`, so an exact `/admin` must outrank it: a prefix counts without its
   // trailing slash, and an exact pattern wins ties.
-  const specificity = (route: Compiled) =>
+  const specificity = (route: CompiledRoute) =>
     (route.prefix ? route.base.length - 1 : route.base.length) * 2 + (route.prefix ? 0 : 1)
   return { routes: [...compiled].sort((a, b) => specificity(b) - specificity(a)) }
 }
@@ -145,7 +161,10 @@ export const compile = (routes: ReadonlyArray<Route>): Table => {
 export const parse = (json: string): Effect.Effect<Table, string> =>
   Effect.try({ try: () => JSON.parse(json) as unknown, catch: () => "the routes file is not valid JSON" }).pipe(
     Effect.flatMap((value) =>
-      Effect.mapError(Schema.decodeUnknown(Routes)(value), (error) => ParseResult.TreeFormatter.formatErrorSync(error))
+      // Unknown keys are errors: a typo such as `"group"` must stop the start, not open the route.
+      Effect.mapError(Schema.decodeUnknown(Routes, { onExcessProperty: "error" })(value), (error) =>
+        ParseResult.TreeFormatter.formatErrorSync(error)
+      )
     ),
     Effect.map(compile)
   )
@@ -173,6 +192,9 @@ export const canonicalPath = (rawPath: string): { readonly path: string } | { re
   if (controlCharacters.test(path)) return { reason: "the path contains control characters" }
   // Servlet-style servers drop `;parameters` from segments, so `/admin;x/y` would reach `/admin/y` upstream.
   if (path.includes(";")) return { reason: "the path contains a ';'" }
+  // A `%` left after decoding was encoded twice: a server that decodes again would see another path.
+  // An encoded `?` or `#` would end the path for a server that decodes before splitting.
+  if (/[%?#]/.test(path)) return { reason: "the path contains an encoded '%', '?' or '#'" }
   const segments = path.split("/").slice(1)
   for (const [index, segment] of segments.entries()) {
     if (segment === "" && index < segments.length - 1) return { reason: "the path contains an empty segment" }
@@ -184,9 +206,12 @@ export const canonicalPath = (rawPath: string): { readonly path: string } | { re
   return { path }
 }
 
-/** `/prefix/*` matches `/prefix` and everything below it; other patterns match exactly. */
-const matchesBase = (route: Compiled, base: string, path: string): boolean =>
-  route.prefix ? path.startsWith(base) || path === base.slice(0, -1) : path === base
+/**
+ * `/prefix/*` matches `/prefix` and everything below it; `/exact` matches itself and `/exact/`, which
+ * most servers treat as the same resource.
+ */
+const matchesBase = (route: CompiledRoute, base: string, path: string): boolean =>
+  route.prefix ? path.startsWith(base) || path === base.slice(0, -1) : path === base || path === `${base}/`
 
 /**
  * What the path (without the query string) needs under the table.

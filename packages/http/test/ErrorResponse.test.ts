@@ -20,15 +20,15 @@ const body = (answer: ErrorResponse.ErrorResponse): unknown => JSON.parse(answer
 describe("ErrorResponse.fromFailure", () => {
   describe("status", () => {
     it.each([
-      ["MissingCredentials", missing, 401],
-      ["InvalidCredentials (Bearer)", badBearer, 401],
-      ["InvalidCredentials (Basic)", badBasic, 401],
-      ["InvalidToken", expired, 401],
-      ["Forbidden", forbidden, 403],
-      ["RateLimited", rateLimited, 429],
-      ["ProviderUnavailable", unavailable, 503],
-      ["internal", "internal" as const, 500]
-    ])("%s → %i in both styles", (_name, failure, status) => {
+      ["MissingCredentials", 401, missing],
+      ["InvalidCredentials (Bearer)", 401, badBearer],
+      ["InvalidCredentials (Basic)", 401, badBasic],
+      ["InvalidToken", 401, expired],
+      ["Forbidden", 403, forbidden],
+      ["RateLimited", 429, rateLimited],
+      ["ProviderUnavailable", 503, unavailable],
+      ["internal", 500, "internal" as const]
+    ])("%s → %i in both styles", (_name, status, failure) => {
       expect(ErrorResponse.fromFailure(failure, { challenges }).status).toBe(status)
       expect(ErrorResponse.fromFailure(failure, { challenges, style: "openai" }).status).toBe(status)
     })

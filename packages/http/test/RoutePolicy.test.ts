@@ -86,15 +86,23 @@ describe("RoutePolicy.parse", () => {
     })
   )
 
-  it.effect("a route without public or require (or with an empty require) needs any authenticated caller", () =>
+  it.effect("a route without public or require needs any authenticated caller", () =>
     Effect.gen(function* () {
-      const routes = table([{ path: "/app/*" }, { path: "/open-ish/*", require: {} }])
+      const routes = table([{ path: "/app/*" }])
       expect(protectedBy(routes, "/app/x")).toBe("/app/*")
       expect(yield* allows(routes, "/app/x", {})).toBe(true)
-      expect(protectedBy(routes, "/open-ish/x")).toBe("/open-ish/*")
-      expect(yield* allows(routes, "/open-ish/x", {})).toBe(true)
     })
   )
+
+  it("refuses typos and empty requirements instead of opening the route to any caller", () => {
+    expect(refusal(JSON.stringify([{ path: "/billing/*", require: { group: ["admin"] } }]))).toContain("group")
+    expect(refusal(JSON.stringify([{ path: "/billing/*", requires: { groups: ["admin"] } }]))).toContain("requires")
+    expect(refusal(JSON.stringify([{ path: "/billing/*", require: {} }]))).toContain(
+      "lists groups, roles or permissions"
+    )
+    expect(refusal(JSON.stringify([{ path: "/billing/*", require: { groups: [], all: true } }]))).toContain("groups")
+    expect(refusal(JSON.stringify([{ path: "/billing/*", require: { roles: [""] } }]))).toContain("roles")
+  })
 
   it("accepts an empty table, under which nothing is public", () => {
     const routes = table([])
@@ -197,11 +205,21 @@ describe("RoutePolicy.decide", () => {
     expect(protectedBy(routes, "/admin-panel/x")).toBeUndefined()
   })
 
-  it("an exact route does not match its sub-paths", () => {
+  it("an exact route matches itself with or without a trailing slash, but not its sub-paths", () => {
     const routes = table([{ path: "/status", public: true }])
     expect(RoutePolicy.decide(routes, "/status")._tag).toBe("Public")
+    expect(RoutePolicy.decide(routes, "/status/")._tag).toBe("Public")
     expect(protectedBy(routes, "/status/x")).toBeUndefined()
-    expect(protectedBy(routes, "/status/")).toBeUndefined()
+  })
+
+  it("an exact protected route covers its trailing-slash form, which most servers serve the same", () => {
+    const routes = table([
+      { path: "/settings", require: { groups: ["admin"] } },
+      { path: "/*", public: true }
+    ])
+    expect(protectedBy(routes, "/settings")).toBe("/settings")
+    expect(protectedBy(routes, "/settings/")).toBe("/settings")
+    expect(protectedBy(routes, "/Settings/")).toBe("/settings")
   })
 
   it.effect("a path no route names is Protected with route undefined, open to any authenticated caller", () =>
@@ -224,8 +242,13 @@ describe("RoutePolicy.decide", () => {
       expect(RoutePolicy.decide(routes, "/%64ocs/intro")._tag).toBe("Public")
     })
 
-    it("is decoded only once: /%2561dmin/x is the literal path /%61dmin/x, which no route names", () => {
-      expect(protectedBy(routes, "/%2561dmin/x")).toBeUndefined()
+    it("refuses double encoding, which a server that decodes twice would read as another path", () => {
+      expect(rejectionOf(routes, "/%2561dmin/x")).toContain("'%'")
+    })
+
+    it("refuses an encoded '?' or '#', which would end the path for a server that decodes first", () => {
+      expect(rejectionOf(routes, "/admin%3fx")).toContain("'?'")
+      expect(rejectionOf(routes, "/docs/x%23y")).toContain("'#'")
     })
   })
 
@@ -349,7 +372,7 @@ describe("RoutePolicy.decide", () => {
       publicRoutes.some((route) =>
         route.path.endsWith("/*")
           ? path.startsWith(route.path.slice(0, -1)) || path === route.path.slice(0, -2)
-          : path === route.path
+          : path === route.path || path === `${route.path}/`
       )
 
     it("5,000 random paths never throw, and any Public path matches a public route exactly in case", () => {
@@ -367,7 +390,7 @@ describe("RoutePolicy.decide", () => {
         // Whatever is not refused decodes cleanly and has no structure a server could read differently.
         const decoded = decodeURIComponent(path)
         expect(decoded.startsWith("/"), path).toBe(true)
-        expect(/\/\/|\\|(^|\/)\.\.?(\/|$)/.test(decoded), path).toBe(false)
+        expect(/\/\/|\\|%|(^|\/)\.\.?(\/|$)/.test(decoded), path).toBe(false)
 
         if (decision._tag === "Public") {
           expect(opensExactly(decoded), `${path} decided Public`).toBe(true)
