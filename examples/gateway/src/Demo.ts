@@ -47,6 +47,8 @@ export const setup = (directory: string) =>
     yield* Effect.promise(async () => {
       await Fs.mkdir(directory, { recursive: true, mode: 0o700 })
       await Fs.writeFile(usersFile, lines.join("\n") + "\n", { mode: 0o600 })
+      // The mode above applies only when the file is created; an older file keeps its own.
+      await Fs.chmod(usersFile, 0o600)
       await Fs.writeFile(routesFile, JSON.stringify(demoRoutes, null, 2) + "\n")
     })
     return { usersFile, routesFile, users } satisfies Demo

@@ -66,16 +66,33 @@ export const listener = (options: GatewayOptions): Http.RequestListener => {
     }
   }
 
+  const metrics = async (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+    const outcome = await authorize(request, anyCaller)
+    if (outcome._tag === "Refused") return NodeHttpAuth.sendError(response, outcome.response)
+    answer(response, 501, "Not Implemented", "not_configured", "Per-key rate-limit metrics need rate limiting")
+  }
+
+  const builtIns: Readonly<Record<string, (request: Http.IncomingMessage, response: Http.ServerResponse) => unknown>> =
+    {
+      "/healthz": (_request, response) => sendJson(response, 200, { status: "ok" }),
+      "/whoami": whoami,
+      "/metrics": metrics
+    }
+
   return (request, response) => {
     const url = request.url ?? "/"
     const query = url.indexOf("?")
     const path = query < 0 ? url : url.slice(0, query)
-    const handled =
-      path === "/healthz"
-        ? Promise.resolve(sendJson(response, 200, { status: "ok" }))
-        : path === "/whoami"
-          ? whoami(request, response)
-          : route(request, response, path)
+    const builtIn = Object.hasOwn(builtIns, path) ? builtIns[path] : undefined
+    const handled = Promise.resolve().then(() => {
+      if (builtIn === undefined) return route(request, response, path)
+      // The built-in routes are answered by the gateway itself, never proxied, and only read.
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        response.setHeader("allow", "GET, HEAD")
+        return answer(response, 405, "Method Not Allowed", "method_not_allowed", "Only GET and HEAD are allowed here")
+      }
+      return builtIn(request, response)
+    })
     handled.catch(() =>
       NodeHttpAuth.sendError(response, ErrorResponse.fromFailure("internal", { style: options.errorStyle }))
     )

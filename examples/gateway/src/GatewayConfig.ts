@@ -41,6 +41,16 @@ export const reservedVariables: ReadonlyArray<string> = [
   "JWKS_CACHE_USAGES"
 ]
 
+const knownVariables: ReadonlySet<string> = new Set([
+  ...providerVariables,
+  ...reservedVariables,
+  "AUTH_ROUTES_FILE",
+  "AUTH_ERROR_STYLE",
+  "AUTH_API_KEY_HEADER",
+  "AUTH_DISABLED",
+  "AUTH_LOG_LEVEL"
+])
+
 export interface GatewayConfig {
   readonly port: number
   readonly host: string
@@ -54,6 +64,9 @@ export interface GatewayConfig {
   /** Variables of features not built yet that are set (non-empty). */
   readonly reservedSet: ReadonlyArray<string>
   readonly authDisabled: boolean
+  readonly production: boolean
+  /** `AUTH_*` variables that are set but that no version of the gateway knows: most likely typos. */
+  readonly unknownSet: ReadonlyArray<string>
 }
 
 const optionalString = (name: string) =>
@@ -83,6 +96,8 @@ export const load = Effect.gen(function* () {
     apiKeyHeader: yield* AuthConfig.apiKeyHeader,
     providersSet: yield* setAmong(providerVariables),
     reservedSet: yield* setAmong(reservedVariables),
-    authDisabled: yield* AuthConfig.disabled
+    authDisabled: yield* AuthConfig.disabled,
+    production: (yield* AuthConfig.nodeEnv) === "production",
+    unknownSet: Object.keys(process.env).filter((name) => name.startsWith("AUTH_") && !knownVariables.has(name))
   } satisfies GatewayConfig
 })

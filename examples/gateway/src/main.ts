@@ -7,6 +7,7 @@ import { RoutePolicy } from "@effect-auth/http"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import type * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Fs from "node:fs/promises"
@@ -31,74 +32,83 @@ const loadRoutes = (file: Option.Option<string>) =>
       )
   })
 
-const program = Effect.gen(function* () {
-  const config = yield* GatewayConfig.load
-  const demo =
-    config.providersSet.length === 0 && !config.authDisabled
-      ? yield* Effect.provide(Demo.setup(Path.resolve(".demo")), PasswordHasher.layer())
-      : undefined
-  const usersFile = demo === undefined ? config.basicUsersFile : Option.some(demo.usersFile)
-  const routesFile = Option.orElse(config.routesFile, () => Option.fromNullable(demo?.routesFile))
-  const routes = yield* loadRoutes(routesFile)
+const program = (logLevel: LogLevel.LogLevel) =>
+  Effect.gen(function* () {
+    const config = yield* GatewayConfig.load
+    if (config.unknownSet.length > 0) {
+      yield* Effect.logWarning(`Unknown variables, ignored (a typo?): ${config.unknownSet.join(", ")}`)
+    }
+    const demoMode = config.providersSet.length === 0 && !config.authDisabled
+    if (demoMode && config.production) {
+      // Demo users with printed passwords must never appear because a variable was misspelt in production.
+      return yield* Effect.fail("no identity provider is configured, and demo mode is refused when NODE_ENV=production")
+    }
+    const demo = demoMode ? yield* Effect.provide(Demo.setup(Path.resolve(".demo")), PasswordHasher.layer()) : undefined
+    const usersFile = demo === undefined ? config.basicUsersFile : Option.some(demo.usersFile)
+    const routesFile = Option.orElse(config.routesFile, () => Option.fromNullable(demo?.routesFile))
+    const routes = yield* loadRoutes(routesFile)
 
-  const unsupported = [
-    ...config.providersSet.filter((name) => !GatewayConfig.supportedProviderVariables.includes(name)),
-    ...config.reservedSet
-  ]
-  if (unsupported.length > 0) {
-    yield* Effect.logWarning(`Not supported by this gateway version yet, ignored: ${unsupported.join(", ")}`)
-  }
-  const providers = Option.isSome(usersFile)
-    ? [BasicAuth.provider().pipe(Effect.provide(CredentialsRepository.layerFile(usersFile.value)))]
-    : []
-  if (providers.length === 0 && !config.authDisabled) {
-    yield* Effect.logWarning("No identity provider is configured: every protected request will be refused")
-  }
-  const authLayer = Authenticator.layerConfig(providers, { credentials: { apiKeyHeader: config.apiKeyHeader } }).pipe(
-    Layer.provide(PasswordHasher.layer())
-  )
-  const runtime = ManagedRuntime.make(Layer.merge(authLayer, Logger.minimumLogLevel(yield* AuthConfig.logLevel)))
-  // Build the authenticator now: bad configuration stops the start instead of failing every request.
-  yield* Effect.tryPromise({ try: () => runtime.runtime(), catch: (error) => String(error) })
+    const unsupported = [
+      ...config.providersSet.filter((name) => !GatewayConfig.supportedProviderVariables.includes(name)),
+      ...config.reservedSet
+    ]
+    if (unsupported.length > 0) {
+      yield* Effect.logWarning(`Not supported by this gateway version yet, ignored: ${unsupported.join(", ")}`)
+    }
+    const providers = Option.isSome(usersFile)
+      ? [BasicAuth.provider().pipe(Effect.provide(CredentialsRepository.layerFile(usersFile.value)))]
+      : []
+    if (providers.length === 0 && !config.authDisabled) {
+      yield* Effect.logWarning("No identity provider is configured: every protected request will be refused")
+    }
+    const authLayer = Authenticator.layerConfig(providers, { credentials: { apiKeyHeader: config.apiKeyHeader } }).pipe(
+      Layer.provide(PasswordHasher.layer())
+    )
+    const runtime = ManagedRuntime.make(Layer.merge(authLayer, Logger.minimumLogLevel(logLevel)))
+    // Build the authenticator now: bad configuration stops the start instead of failing every request.
+    yield* Effect.tryPromise({ try: () => runtime.runtime(), catch: (error) => String(error) })
 
-  const server = Http.createServer(
-    { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 32 * 1024 },
-    Gateway.listener({
-      runtime,
-      routes,
-      errorStyle: config.errorStyle,
-      proxy: Option.match(config.upstreamUrl, {
-        onNone: () => undefined,
-        onSome: (upstream) => ({
-          upstream,
-          credentialHeaders: ["authorization", config.apiKeyHeader.toLowerCase()],
-          timeoutMillis: 30_000
+    const server = Http.createServer(
+      { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 32 * 1024 },
+      Gateway.listener({
+        runtime,
+        routes,
+        errorStyle: config.errorStyle,
+        proxy: Option.match(config.upstreamUrl, {
+          onNone: () => undefined,
+          onSome: (upstream) => ({
+            upstream,
+            credentialHeaders: ["authorization", config.apiKeyHeader.toLowerCase()],
+            timeoutMillis: 30_000
+          })
         })
       })
-    })
-  )
-  yield* Effect.async<void, string>((resume) => {
-    server.once("error", (error) =>
-      resume(Effect.fail(`cannot listen on ${config.host}:${config.port}: ${error.message}`))
     )
-    server.listen(config.port, config.host, () => resume(Effect.void))
-  })
-  const address = server.address()
-  const port = typeof address === "object" && address !== null ? address.port : config.port
-  const baseUrl = `http://${config.host}:${port}`
-  if (demo !== undefined) console.log(Demo.banner(demo, baseUrl))
-  // Always printed, whatever the log level, and last: it is how a person (or a script) learns the
-  // address, and that everything above it is ready.
-  console.log(`effect-auth gateway listening on ${baseUrl}`)
+    yield* Effect.async<void, string>((resume) => {
+      const onError = (error: Error) =>
+        resume(Effect.fail(`cannot listen on ${config.host}:${config.port}: ${error.message}`))
+      server.once("error", onError)
+      server.listen(config.port, config.host, () => {
+        server.off("error", onError)
+        resume(Effect.void)
+      })
+    })
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : config.port
+    const baseUrl = `http://${config.host}:${port}`
+    if (demo !== undefined) console.log(Demo.banner(demo, baseUrl))
+    // Always printed, whatever the log level, and last: it is how a person (or a script) learns the
+    // address, and that everything above it is ready.
+    console.log(`effect-auth gateway listening on ${baseUrl}`)
 
-  const stop = () => {
-    server.close()
-    server.closeAllConnections()
-    void runtime.dispose()
-  }
-  process.once("SIGINT", stop)
-  process.once("SIGTERM", stop)
-})
+    const stop = () => {
+      server.close()
+      server.closeAllConnections()
+      void runtime.dispose()
+    }
+    process.once("SIGINT", stop)
+    process.once("SIGTERM", stop)
+  })
 
 const exitWith = (reason: string) => {
   console.error(`effect-auth gateway cannot start: ${reason}`)
@@ -107,7 +117,7 @@ const exitWith = (reason: string) => {
 
 // The log level applies to start-up messages too, not only to requests.
 Effect.runPromise(
-  Effect.flatMap(AuthConfig.logLevel, (level) => Logger.withMinimumLogLevel(program, level)).pipe(
+  Effect.flatMap(AuthConfig.logLevel, (level) => Logger.withMinimumLogLevel(program(level), level)).pipe(
     Effect.catchAll((error) => Effect.sync(() => exitWith(String(error))))
   )
 ).catch((error: unknown) => exitWith(String(error)))

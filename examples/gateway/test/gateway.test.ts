@@ -12,6 +12,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -642,6 +643,79 @@ describe("UPSTREAM_URL", () => {
     expect(upstream.seen).toHaveLength(1)
   })
 
+  /** Writes raw bytes to the gateway and collects what comes back until it goes quiet. */
+  const sendRaw = (base: string, bytes: string) =>
+    new Promise<string>((resolve, reject) => {
+      const url = new URL(base)
+      const socket = Net.connect(Number(url.port), url.hostname, () => socket.write(bytes))
+      let answer = ""
+      let quiet: NodeJS.Timeout | undefined
+      const settle = () => {
+        clearTimeout(quiet)
+        quiet = setTimeout(() => socket.destroy(), 500)
+      }
+      socket.setEncoding("utf8")
+      socket.on("data", (chunk: string) => {
+        answer += chunk
+        settle()
+      })
+      socket.on("close", () => resolve(answer))
+      socket.on("error", reject)
+      settle()
+    })
+
+  const smuggled = "GET /admin/secret HTTP/1.1\r\nHost: upstream\r\nX-Auth-Principal: alice\r\n\r\n"
+
+  it.each([
+    [
+      "a chunked body on a GET",
+      `GET /docs/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`
+    ],
+    [
+      "Content-Length named in Connection",
+      `GET /docs/x HTTP/1.1\r\nHost: gw\r\nConnection: keep-alive, content-length\r\n` +
+        `Content-Length: ${smuggled.length}\r\n\r\n${smuggled}`
+    ]
+  ])("never lets a request body reach the upstream as a second, unchecked request (%s)", async (_name, bytes) => {
+    const { gateway, upstream: started } = await startProxy()
+    const answer = await sendRaw(gateway.url, bytes)
+    expect(answer).toMatch(/^HTTP\/1\.1 200/)
+    // Give a smuggled request time to arrive, then check the upstream saw only the checked one.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(started.seen.map((request) => request.url)).toEqual(["/docs/x"])
+    expect(started.seen[0]!.bodyLength).toBe(smuggled.length)
+  })
+
+  it("drops client headers the upstream could mistake for the gateway's own", async () => {
+    const { gateway } = await startProxy()
+    const response = await raw(gateway.url, "/docs/intro", {
+      headers: {
+        x_auth_principal: "alice",
+        "x-original-url": "/admin/secret",
+        "x-rewrite-url": "/admin/secret",
+        forwarded: "for=10.0.0.1;host=admin.internal",
+        "x-real-ip": "10.0.0.1",
+        "x-forwarded-for": "10.0.0.1",
+        "x-forwarded-proto": "https"
+      }
+    })
+    expect(response.status).toBe(200)
+    const headers = (JSON.parse(response.body) as Echoed).headers
+    for (const name of [
+      "x_auth_principal",
+      "x-auth-principal",
+      "x-original-url",
+      "x-rewrite-url",
+      "forwarded",
+      "x-real-ip"
+    ]) {
+      expect(headers[name], name).toBeUndefined()
+    }
+    expect(headers["x-forwarded-for"]).toBe("127.0.0.1")
+    expect(headers["x-forwarded-proto"]).toBe("http")
+  })
+
   it("answers 502 when the upstream cannot be reached", async () => {
     // A port that was just free: nothing listens there any more.
     const probe = Http.createServer()
@@ -683,6 +757,41 @@ describe("AUTH_DISABLED", () => {
   })
 })
 
+describe("built-in routes", () => {
+  it("answer only GET and HEAD, with 405 and Allow otherwise, and are never proxied", async () => {
+    const { url } = await startBasic()
+    const posted = await fetch(`${url}/healthz`, { method: "POST" })
+    expect(posted.status).toBe(405)
+    expect(posted.headers.get("allow")).toBe("GET, HEAD")
+    expect((await fetch(`${url}/healthz`, { method: "HEAD" })).status).toBe(200)
+  })
+
+  it("/metrics needs an authenticated caller, then says it needs rate limiting", async () => {
+    const { url } = await startBasic()
+    expect((await get(`${url}/metrics`)).status).toBe(401)
+    const response = await get(`${url}/metrics`, login(alice))
+    expect(response.status).toBe(501)
+    expect(await response.json()).toMatchObject({ code: "not_configured" })
+  })
+})
+
+describe("demo mode safety", () => {
+  it("is refused when NODE_ENV=production: a misspelt variable must not print admin passwords", async () => {
+    const { code, output } = await runToExit({ NODE_ENV: "production", AUTH_BASIC_USER_FILE: "users.txt" })
+    expect(code).not.toBe("timeout")
+    expect(code).not.toBe(0)
+    expect(output).toContain("demo mode is refused when NODE_ENV=production")
+    expect(output).not.toContain("DEMO MODE")
+    expect(output).not.toMatch(listeningLine)
+  })
+
+  it("warns about AUTH_ variables it does not know (a typo?)", async () => {
+    const { url, output } = await startGateway({ AUTH_BASIC_USER_FILE: "users.txt" })
+    expect((await fetch(`${url}/healthz`)).status).toBe(200)
+    expect(output()).toMatch(/Unknown variables, ignored \(a typo\?\): AUTH_BASIC_USER_FILE/)
+  })
+})
+
 describe("logging", () => {
   it("warns about contract variables this version does not support yet instead of ignoring them", async () => {
     const { url, output } = await startBasic({
@@ -706,7 +815,11 @@ describe("start-up configuration errors", () => {
   it.each([
     ["not JSON", "[{path: /admin/*}]", "not valid JSON"],
     ["a wildcard in the middle", JSON.stringify([{ path: "/a/*/b" }]), `"/a/*/b"`],
-    ["public and require together", JSON.stringify([{ path: "/x/*", public: true, require: {} }]), "cannot be public"]
+    [
+      "public and require together",
+      JSON.stringify([{ path: "/x/*", public: true, require: { groups: ["a"] } }]),
+      "cannot be public"
+    ]
   ])("a routes file with %s: exits non-zero, naming the file and the problem", async (_name, content, problem) => {
     const dir = await tempDir()
     const routesFile = Path.join(dir, "bad-routes.json")
