@@ -73,11 +73,13 @@ export const fromIdentity = (identity: Identity, sources: GrantSources): Effect.
 /**
  * Runs `lookup` on first use only and shares its result (success or failure) with every later and
  * concurrent reader. The lookup runs in its own fiber, so a reader that is interrupted (a timeout, a
- * failed sibling) stops waiting without cancelling the lookup: an interruption is never remembered
- * as the answer.
+ * failed sibling) stops waiting without cancelling the lookup: an interruption is never remembered as
+ * the answer. Providers bound their own time (every outbound call has a timeout), so a detached lookup
+ * always ends.
  */
 const once = <A, E>(lookup: Effect.Effect<A, E>): Effect.Effect<Effect.Effect<A, E>> =>
-  Effect.map(Effect.cached(Effect.uninterruptible(Effect.forkDaemon(lookup))), (started) =>
+  // Forked without interruption, so that a fork is always what gets cached; the lookup stays interruptible.
+  Effect.map(Effect.cached(Effect.uninterruptible(Effect.forkDaemon(Effect.interruptible(lookup)))), (started) =>
     Effect.flatMap(started, Fiber.join)
   )
 
