@@ -129,6 +129,13 @@ const requirementPolicy = (requirement: Requirement | undefined): Policy.Policy 
 }
 
 /**
+ * Case folding for requirement matching. Going through upper case first also folds the characters a
+ * server that upper-cases would confuse with ASCII letters (`ſ` → `s`, `ı` → `i`), so they cannot
+ * step around a requirement.
+ */
+const fold = (text: string): string => text.toUpperCase().toLowerCase()
+
+/**
  * Compiles routes, most specific first.
  *
  * @since 0.1.0
@@ -140,7 +147,7 @@ export const compile = (routes: ReadonlyArray<Route>): Table => {
     return {
       pattern: route.path,
       base,
-      lowerBase: base.toLowerCase(),
+      lowerBase: fold(base),
       prefix,
       isPublic: route.public === true,
       policy: requirementPolicy(route.require)
@@ -221,7 +228,7 @@ const matchesBase = (route: CompiledRoute, base: string, path: string): boolean 
 export const decide = (table: Table, rawPath: string): Decision => {
   const canonical = canonicalPath(rawPath)
   if ("reason" in canonical) return { _tag: "Rejected", reason: canonical.reason }
-  const lowerPath = canonical.path.toLowerCase()
+  const lowerPath = fold(canonical.path)
   for (const route of table.routes) {
     if (!matchesBase(route, route.lowerBase, lowerPath)) continue
     if (route.isPublic) {

@@ -273,6 +273,13 @@ describe("RoutePolicy.decide", () => {
       })
     )
 
+    it("requirements also catch letters a server that upper-cases folds to ASCII (ſ, ı)", () => {
+      expect(protectedBy(routes, "/adm\u0131n/x")).toBe("/admin/*")
+      expect(protectedBy(table([{ path: "/settings", require: { groups: ["admin"] } }]), "/\u017fettings")).toBe(
+        "/settings"
+      )
+    })
+
     it("public routes open a path only in the exact case written: /DOCS/x is not public", () => {
       expect(RoutePolicy.decide(routes, "/docs/x")._tag).toBe("Public")
       expect(protectedBy(routes, "/DOCS/x")).toBeUndefined()
