@@ -43,7 +43,9 @@ const program = (logLevel: LogLevel.LogLevel) =>
       // Demo users with printed passwords must never appear because a variable was misspelt in production.
       return yield* Effect.fail("no identity provider is configured, and demo mode is refused when NODE_ENV=production")
     }
-    const demo = demoMode ? yield* Effect.provide(Demo.setup(Path.resolve(".demo")), PasswordHasher.layer()) : undefined
+    // One hasher for the demo users and the authenticator: its dummy hash is computed once.
+    const hasher = Layer.succeed(PasswordHasher.PasswordHasher, yield* PasswordHasher.make())
+    const demo = demoMode ? yield* Effect.provide(Demo.setup(Path.resolve(".demo")), hasher) : undefined
     const usersFile = demo === undefined ? config.basicUsersFile : Option.some(demo.usersFile)
     const routesFile = Option.orElse(config.routesFile, () => Option.fromNullable(demo?.routesFile))
     const routes = yield* loadRoutes(routesFile)
@@ -62,7 +64,7 @@ const program = (logLevel: LogLevel.LogLevel) =>
       yield* Effect.logWarning("No identity provider is configured: every protected request will be refused")
     }
     const authLayer = Authenticator.layerConfig(providers, { credentials: { apiKeyHeader: config.apiKeyHeader } }).pipe(
-      Layer.provide(PasswordHasher.layer())
+      Layer.provide(hasher)
     )
     const runtime = ManagedRuntime.make(Layer.merge(authLayer, Logger.minimumLogLevel(logLevel)))
     // Build the authenticator now: bad configuration stops the start instead of failing every request.
