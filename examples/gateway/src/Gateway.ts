@@ -5,7 +5,8 @@
 import { Policy, Principal } from "@effect-auth/core"
 import type { RoutePolicy } from "@effect-auth/http"
 import { ErrorResponse, NodeHttpAuth, RoutePolicy as Routes } from "@effect-auth/http"
-import * as Exit from "effect/Exit"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Http from "node:http"
 import * as Proxy from "./Proxy.js"
 
@@ -42,9 +43,9 @@ export const listener = (options: GatewayOptions): Http.RequestListener => {
   const whoami = async (request: Http.IncomingMessage, response: Http.ServerResponse) => {
     const outcome = await authorize(request, anyCaller)
     if (outcome._tag === "Refused") return NodeHttpAuth.sendError(response, outcome.response)
-    const described = await options.runtime.runPromiseExit(Principal.describe(outcome.principal))
-    if (Exit.isSuccess(described)) return sendJson(response, 200, described.value)
-    answer(response, 503, "Service Unavailable", "provider_unavailable", "The principal's grants could not be loaded")
+    const described = await options.runtime.runPromise(Effect.either(Principal.describe(outcome.principal)))
+    if (Either.isRight(described)) return sendJson(response, 200, described.right)
+    NodeHttpAuth.sendError(response, ErrorResponse.fromFailure(described.left, { style: options.errorStyle }))
   }
 
   const route = async (request: Http.IncomingMessage, response: Http.ServerResponse, path: string) => {
