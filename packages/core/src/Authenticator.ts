@@ -81,6 +81,27 @@ const dedupeChallenges = (challenges: ReadonlyArray<Challenge>): ReadonlyArray<C
 }
 
 /**
+ * Providers as the effects that build them (which may fail, or need services).
+ *
+ * @since 0.1.0
+ */
+export type ProviderEffects = ReadonlyArray<Effect.Effect<AuthProvider, unknown, unknown>>
+
+/**
+ * What building the providers may fail with.
+ *
+ * @since 0.1.0
+ */
+export type ProvidersError<Providers extends ProviderEffects> = Effect.Effect.Error<Providers[number]>
+
+/**
+ * What building the providers needs.
+ *
+ * @since 0.1.0
+ */
+export type ProvidersContext<Providers extends ProviderEffects> = Effect.Effect.Context<Providers[number]>
+
+/**
  * An authenticator from providers that are themselves built by effects (and so may need services,
  * such as a `CredentialsRepository`). Order matters: the first provider that accepts a credential decides.
  *
@@ -97,17 +118,15 @@ const dedupeChallenges = (challenges: ReadonlyArray<Challenge>): ReadonlyArray<C
  *
  * @since 0.1.0
  */
-export const layer = <const Providers extends ReadonlyArray<Effect.Effect<AuthProvider, unknown, unknown>>>(
+export const layer = <const Providers extends ProviderEffects>(
   providers: Providers,
   options?: { readonly credentials?: Credential.Options | undefined }
-): Layer.Layer<Authenticator, Effect.Effect.Error<Providers[number]>, Effect.Effect.Context<Providers[number]>> =>
+): Layer.Layer<Authenticator, ProvidersError<Providers>, ProvidersContext<Providers>> =>
   Layer.effect(
     Authenticator,
     Effect.flatMap(
       Effect.all(
-        providers as ReadonlyArray<
-          Effect.Effect<AuthProvider, Effect.Effect.Error<Providers[number]>, Effect.Effect.Context<Providers[number]>>
-        >
+        providers as ReadonlyArray<Effect.Effect<AuthProvider, ProvidersError<Providers>, ProvidersContext<Providers>>>
       ),
       (built) => make({ providers: built, credentials: options?.credentials })
     )
@@ -162,14 +181,10 @@ export const layerDisabled = (
  *
  * @since 0.1.0
  */
-export const layerConfig = <const Providers extends ReadonlyArray<Effect.Effect<AuthProvider, unknown, unknown>>>(
+export const layerConfig = <const Providers extends ProviderEffects>(
   providers: Providers,
   options?: { readonly credentials?: Credential.Options | undefined }
-): Layer.Layer<
-  Authenticator,
-  ConfigError.ConfigError | Effect.Effect.Error<Providers[number]>,
-  Effect.Effect.Context<Providers[number]>
-> =>
+): Layer.Layer<Authenticator, ConfigError.ConfigError | ProvidersError<Providers>, ProvidersContext<Providers>> =>
   Layer.unwrapEffect(
     Effect.map(
       AuthConfig.disabled,
@@ -177,8 +192,8 @@ export const layerConfig = <const Providers extends ReadonlyArray<Effect.Effect<
         disabled
       ): Layer.Layer<
         Authenticator,
-        ConfigError.ConfigError | Effect.Effect.Error<Providers[number]>,
-        Effect.Effect.Context<Providers[number]>
+        ConfigError.ConfigError | ProvidersError<Providers>,
+        ProvidersContext<Providers>
       > => (disabled ? layerDisabled() : layer(providers, options))
     )
   )
