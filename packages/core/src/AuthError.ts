@@ -154,11 +154,35 @@ export class ProviderUnavailable extends Schema.TaggedError<ProviderUnavailable>
 }
 
 /**
+ * Which kind of grant.
+ *
+ * @since 0.1.0
+ */
+export const GrantKind = Schema.Literal("groups", "roles", "permissions")
+
+/**
+ * The credential could not carry all of a principal's grants (Azure Entra ID's groups overage: a user in
+ * too many groups gets a pointer to Microsoft Graph instead of a `groups` claim). Reading that grant from
+ * the claims fails with this error rather than returning an empty list, so a guard can never turn it into
+ * a quiet 403 for a caller who may well be a member; provide a `GroupsProvider` that looks them up.
+ *
+ * @since 0.1.0
+ */
+export class IncompleteGrants extends Schema.TaggedError<IncompleteGrants>()("IncompleteGrants", {
+  grant: GrantKind,
+  provider: Schema.String
+}) {
+  override get message(): string {
+    return `The credential does not carry the caller's ${this.grant}; a ${this.grant} lookup must be configured`
+  }
+}
+
+/**
  * What looking up groups, roles or permissions may fail with.
  *
  * @since 0.1.0
  */
-export type AuthorizationError = ProviderUnavailable
+export type AuthorizationError = ProviderUnavailable | IncompleteGrants
 
 /**
  * What authenticating a request may fail with.
@@ -173,7 +197,7 @@ export type AuthenticationError =
  *
  * @since 0.1.0
  */
-export type AuthError = AuthenticationError | Forbidden
+export type AuthError = AuthenticationError | Forbidden | IncompleteGrants
 
 /**
  * Every error tag, for `Effect.catchTags` and mappings.
@@ -187,6 +211,7 @@ const tags: ReadonlySet<string> = new Set<AuthErrorTag>([
   "InvalidCredentials",
   "InvalidToken",
   "Forbidden",
+  "IncompleteGrants",
   "RateLimited",
   "ProviderUnavailable"
 ])

@@ -8,6 +8,7 @@ import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type { AuthenticationError } from "./AuthError.js"
 import { InvalidCredentials } from "./AuthError.js"
 import * as AuthConfig from "./AuthConfig.js"
@@ -121,8 +122,9 @@ export type ProvidersContext<Providers extends ProviderEffects> = Effect.Effect.
 export const layer = <const Providers extends ProviderEffects>(
   providers: Providers,
   options?: { readonly credentials?: Credential.Options | undefined }
-): Layer.Layer<Authenticator, ProvidersError<Providers>, ProvidersContext<Providers>> =>
-  Layer.effect(
+): Layer.Layer<Authenticator, ProvidersError<Providers>, Exclude<ProvidersContext<Providers>, Scope.Scope>> =>
+  // Scoped: providers that hold resources (a JWKS cache's background state) live as long as the layer.
+  Layer.scoped(
     Authenticator,
     Effect.flatMap(
       Effect.all(
@@ -184,7 +186,11 @@ export const layerDisabled = (
 export const layerConfig = <const Providers extends ProviderEffects>(
   providers: Providers,
   options?: { readonly credentials?: Credential.Options | undefined }
-): Layer.Layer<Authenticator, ConfigError.ConfigError | ProvidersError<Providers>, ProvidersContext<Providers>> =>
+): Layer.Layer<
+  Authenticator,
+  ConfigError.ConfigError | ProvidersError<Providers>,
+  Exclude<ProvidersContext<Providers>, Scope.Scope>
+> =>
   Layer.unwrapEffect(
     Effect.map(
       AuthConfig.disabled,
@@ -193,7 +199,7 @@ export const layerConfig = <const Providers extends ProviderEffects>(
       ): Layer.Layer<
         Authenticator,
         ConfigError.ConfigError | ProvidersError<Providers>,
-        ProvidersContext<Providers>
+        Exclude<ProvidersContext<Providers>, Scope.Scope>
       > => (disabled ? layerDisabled() : layer(providers, options))
     )
   )

@@ -1,5 +1,6 @@
 /**
- * Where a principal's groups come from. The default reads the `groups` claim (Cognito's `cognito:groups` is read by the Cognito provider);
+ * Where a principal's groups come from. The default uses the groups the identity provider read from the token (`Identity.grants`, e.g. Cognito's
+ * `cognito:groups`), else the `groups` claim;
  * replace it with a layer: `GroupsProvider.layerStatic` here, or the SQL store.
  *
  * @since 0.1.0
@@ -22,7 +23,7 @@ export const defaultClaims: ReadonlyArray<string> = ["groups"]
  * @since 0.1.0
  */
 export class GroupsProvider extends Context.Reference<GroupsProvider>()("@effect-auth/core/GroupsProvider", {
-  defaultValue: (): GrantsLookup => Grants.fromClaims(defaultClaims)
+  defaultValue: (): GrantsLookup => Grants.fromCredential("groups", defaultClaims)
 }) {}
 
 /**

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
-import type { AuthorizationError } from "./AuthError.js"
+import type { AuthorizationError, GrantKind } from "./AuthError.js"
 
 /**
  * A human (`user`) or a program acting for itself (`machine`, e.g. an OAuth client-credentials token or
@@ -28,6 +28,23 @@ export interface Identity {
   readonly email?: string | undefined
   /** The verified token claims or the store's attributes. */
   readonly claims: Readonly<Record<string, unknown>>
+  /** Grants the provider read from the credential itself (e.g. a token's mapped claims). */
+  readonly grants?: Grants | undefined
+}
+
+/**
+ * Names a provider read from the credential with its own claim mapping (Cognito's `cognito:groups`,
+ * Entra's `scp`). The default, claim-based `GroupsProvider`, `RolesProvider` and `PermissionsProvider`
+ * use these before the raw claims.
+ *
+ * @since 0.1.0
+ */
+export interface Grants {
+  readonly groups?: ReadonlyArray<string> | undefined
+  readonly roles?: ReadonlyArray<string> | undefined
+  readonly permissions?: ReadonlyArray<string> | undefined
+  /** Grants the credential could not carry: reading them from it fails with `IncompleteGrants`. */
+  readonly incomplete?: ReadonlyArray<typeof GrantKind.Type> | undefined
 }
 
 /**
@@ -38,6 +55,27 @@ export interface Identity {
 export const make = (
   identity: Omit<Identity, "claims"> & { readonly claims?: Readonly<Record<string, unknown>> | undefined }
 ): Identity => ({ ...identity, claims: identity.claims ?? {} })
+
+const noNames: ReadonlyArray<string> = []
+
+/**
+ * Reads names (groups, roles, permissions) from the first present claim: an array of strings, or one
+ * space- or comma-separated string (OAuth `scope` style). Other values are ignored: claims are data the
+ * issuer signed, not code.
+ *
+ * @since 0.1.0
+ */
+export const namesFromClaims = (
+  claims: Readonly<Record<string, unknown>>,
+  names: ReadonlyArray<string>
+): ReadonlyArray<string> => {
+  for (const name of names) {
+    const value = claims[name]
+    if (typeof value === "string") return value.split(/[\s,]+/).filter((part) => part.length > 0)
+    if (Array.isArray(value)) return value.filter((part): part is string => typeof part === "string")
+  }
+  return noNames
+}
 
 /**
  * Looks up names granted to an identity (its groups, roles or permissions): the shape of

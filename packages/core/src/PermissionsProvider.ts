@@ -24,7 +24,7 @@ export const defaultClaims: ReadonlyArray<string> = ["permissions", "scope", "sc
 export class PermissionsProvider extends Context.Reference<PermissionsProvider>()(
   "@effect-auth/core/PermissionsProvider",
   {
-    defaultValue: (): GrantsLookup => Grants.fromClaims(defaultClaims)
+    defaultValue: (): GrantsLookup => Grants.fromCredential("permissions", defaultClaims)
   }
 ) {}
 

@@ -22,7 +22,7 @@ export const defaultClaims: ReadonlyArray<string> = ["roles"]
  * @since 0.1.0
  */
 export class RolesProvider extends Context.Reference<RolesProvider>()("@effect-auth/core/RolesProvider", {
-  defaultValue: (): GrantsLookup => Grants.fromClaims(defaultClaims)
+  defaultValue: (): GrantsLookup => Grants.fromCredential("roles", defaultClaims)
 }) {}
 
 /**

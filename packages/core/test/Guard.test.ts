@@ -157,7 +157,7 @@ describe("Guard.requirePolicy", () => {
     expectTypeOf(Guard.requireGroups(["a"])).toEqualTypeOf<
       Effect.Effect<
         Principal.Principal,
-        AuthError.Forbidden | AuthError.ProviderUnavailable,
+        AuthError.Forbidden | AuthError.AuthorizationError,
         Authenticated.Authenticated
       >
     >()

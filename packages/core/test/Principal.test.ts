@@ -218,6 +218,42 @@ describe("default grant providers read claims", () => {
   )
 })
 
+describe("grants the provider read from the credential", () => {
+  const mapped = (grants: Identity.Grants) =>
+    Principal.make(
+      Identity.make({ id: "m", kind: "user", provider: "cognito", claims: { groups: ["raw-claim"] }, grants })
+    )
+
+  it.effect("come before the raw claims in the default providers", () =>
+    Effect.gen(function* () {
+      const principal = yield* mapped({ groups: ["from-cognito-groups"], permissions: [] })
+      expect(yield* principal.groups).toStrictEqual(["from-cognito-groups"])
+      expect(yield* principal.permissions).toStrictEqual([])
+      // Not mapped: the claims still answer.
+      expect(yield* principal.roles).toStrictEqual([])
+    })
+  )
+
+  it.effect("an incomplete grant fails with IncompleteGrants instead of reading as none", () =>
+    Effect.gen(function* () {
+      const principal = yield* mapped({ incomplete: ["groups"], roles: ["reader"] })
+      const error = yield* Effect.flip(principal.groups)
+      expect(error).toMatchObject({ _tag: "IncompleteGrants", grant: "groups", provider: "cognito" })
+      expect(AuthError.isAuthError(error)).toBe(true)
+      expect(yield* principal.roles).toStrictEqual(["reader"])
+    })
+  )
+
+  it.effect("a layer that looks grants up replaces the credential's (incomplete) grants", () =>
+    Effect.gen(function* () {
+      const principal = yield* mapped({ incomplete: ["groups"] }).pipe(
+        Effect.provide(GroupsProvider.layerStatic({ m: ["looked-up"] }))
+      )
+      expect(yield* principal.groups).toStrictEqual(["looked-up"])
+    })
+  )
+})
+
 describe("GroupsProvider.layerStatic", () => {
   it.effect("maps principal ids to groups; unknown ids have none", () =>
     Effect.gen(function* () {

@@ -93,6 +93,16 @@ const shape = (failure: Failure): Shape => {
         reason: failure.reason,
         detail: failure.message
       }
+    case "IncompleteGrants":
+      // Authenticated, but what it may do cannot be decided from its credential: refused, with the reason.
+      return {
+        status: 403,
+        title: "Forbidden",
+        code: "incomplete_grants",
+        openaiType: "permission_error",
+        reason: failure.grant,
+        detail: failure.message
+      }
     case "RateLimited":
       return {
         status: 429,

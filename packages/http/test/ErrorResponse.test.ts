@@ -14,6 +14,7 @@ const expired = new AuthError.InvalidToken({ reason: "expired" })
 const forbidden = new AuthError.Forbidden({ reason: "missing-groups", required: ["admin"] })
 const rateLimited = new AuthError.RateLimited({ reason: "rate-limit-exceeded", retryAfterMillis: 1500 })
 const unavailable = new AuthError.ProviderUnavailable({ reason: "timeout", provider: "jwks" })
+const incomplete = new AuthError.IncompleteGrants({ grant: "groups", provider: "entra" })
 
 const body = (answer: ErrorResponse.ErrorResponse): unknown => JSON.parse(answer.body)
 
@@ -25,6 +26,7 @@ describe("ErrorResponse.fromFailure", () => {
       ["InvalidCredentials (Basic)", 401, badBasic],
       ["InvalidToken", 401, expired],
       ["Forbidden", 403, forbidden],
+      ["IncompleteGrants", 403, incomplete],
       ["RateLimited", 429, rateLimited],
       ["ProviderUnavailable", 503, unavailable],
       ["internal", 500, "internal" as const]
@@ -152,6 +154,7 @@ describe("ErrorResponse.fromFailure", () => {
       ["MissingCredentials", missing, "Unauthorized", 401, "missing_credentials", "absent"],
       ["InvalidToken", expired, "Unauthorized", 401, "invalid_token", "expired"],
       ["Forbidden", forbidden, "Forbidden", 403, "insufficient_scope", "missing-groups"],
+      ["IncompleteGrants", incomplete, "Forbidden", 403, "incomplete_grants", "groups"],
       ["RateLimited", rateLimited, "Too Many Requests", 429, "rate_limit_exceeded", "rate-limit-exceeded"],
       ["ProviderUnavailable", unavailable, "Service Unavailable", 503, "provider_unavailable", "timeout"]
     ])("describes %s", (_name, failure, title, status, code, reason) => {

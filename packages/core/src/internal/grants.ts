@@ -1,23 +1,26 @@
 import * as Effect from "effect/Effect"
+import { IncompleteGrants } from "../AuthError.js"
+import type { GrantKind } from "../AuthError.js"
+import { namesFromClaims } from "../Identity.js"
 import type { GrantsLookup } from "../Identity.js"
 
 const empty: ReadonlyArray<string> = []
 
-/**
- * Reads names from the first present claim: an array of strings, or one space- or comma-separated string
- * (OAuth `scope` style). Other values are ignored: claims are data the issuer signed, not code.
- */
-export const namesFromClaims = (claims: Readonly<Record<string, unknown>>, names: ReadonlyArray<string>) => {
-  for (const name of names) {
-    const value = claims[name]
-    if (typeof value === "string") return value.split(/[\s,]+/).filter((part) => part.length > 0)
-    if (Array.isArray(value)) return value.filter((part): part is string => typeof part === "string")
-  }
-  return empty
-}
-
 export const fromClaims = (claimNames: ReadonlyArray<string>): GrantsLookup => ({
   lookup: (identity) => Effect.succeed(namesFromClaims(identity.claims, claimNames))
+})
+
+/**
+ * The default lookup: what the provider read from the credential (`identity.grants`), else the claims.
+ * A grant the credential could not carry fails instead of reading as "none".
+ */
+export const fromCredential = (kind: typeof GrantKind.Type, claimNames: ReadonlyArray<string>): GrantsLookup => ({
+  lookup: (identity) => {
+    if (identity.grants?.incomplete?.includes(kind) === true) {
+      return Effect.fail(new IncompleteGrants({ grant: kind, provider: identity.provider }))
+    }
+    return Effect.succeed(identity.grants?.[kind] ?? namesFromClaims(identity.claims, claimNames))
+  }
 })
 
 export const fromStatic = (byPrincipalId: Readonly<Record<string, ReadonlyArray<string>>>): GrantsLookup => {
