@@ -1,0 +1,14 @@
+/**
+ * Test kit for effect-auth: signing keys, token minting and a local OIDC issuer with fault switches.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Keys from "./Keys.js"
+
+/** @since 0.1.0 */
+export * as Tokens from "./Tokens.js"
+
+/** @since 0.1.0 */
+export * as Issuer from "./Issuer.js"
