@@ -10,7 +10,9 @@ export const shared: ViteUserConfig = {
   resolve: {
     alias: {
       "@effect-auth/core": source("core"),
-      "@effect-auth/http": source("http")
+      "@effect-auth/http": source("http"),
+      "@effect-auth/jwt": source("jwt"),
+      "@effect-auth/testing": source("testing")
     }
   },
   test: {

@@ -1,8 +1,10 @@
 /**
  * Demo mode: when no provider is configured, `npm start` makes a demo users file and route table with
- * fresh random passwords, so a newcomer can try the gateway with the curl commands it prints.
+ * fresh random passwords, starts a local dev token issuer with freshly minted bearer tokens, so a
+ * newcomer can try the gateway with the curl commands it prints.
  */
 import { PasswordHasher } from "@effect-auth/core"
+import { Issuer } from "@effect-auth/testing"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Crypto from "node:crypto"
@@ -19,6 +21,20 @@ export interface Demo {
   readonly usersFile: string
   readonly routesFile: string
   readonly users: ReadonlyArray<DemoUser>
+}
+
+/** The dev issuer's tokens are made for this audience, and the gateway accepts only it. */
+export const audience = "effect-auth-demo"
+
+/** Lifetime of the printed tokens: a working day, so a demo left running keeps working. */
+export const tokenLifetimeSeconds = 8 * 60 * 60
+
+export interface DevIssuer {
+  readonly issuer: Issuer.Issuer
+  /** A token for `alice`, group `admin`. */
+  readonly adminToken: string
+  /** A token for `bob`, group `staff`. */
+  readonly userToken: string
 }
 
 const demoRoutes = [
@@ -54,18 +70,41 @@ export const setup = (directory: string) =>
     return { usersFile, routesFile, users } satisfies Demo
   })
 
+/**
+ * Starts a local OIDC issuer on 127.0.0.1 (a free port) with a new signing key, and mints the demo
+ * tokens. It is the test kit's issuer: for trying the gateway on one machine, never a real issuer.
+ */
+export const startIssuer: Effect.Effect<DevIssuer, string> = Effect.tryPromise({
+  try: async () => {
+    const issuer = await Issuer.start()
+    const mint = (subject: string, claims: Record<string, unknown>) =>
+      issuer.mint(claims, { subject, audience, expiresIn: tokenLifetimeSeconds })
+    return {
+      issuer,
+      adminToken: await mint("alice", { name: "Alice (demo token)", groups: ["admin"], scope: "reports:read" }),
+      userToken: await mint("bob", { name: "Bob (demo token)", groups: ["staff"], scope: "reports:read" })
+    }
+  },
+  catch: (error) => `cannot start the demo token issuer: ${error instanceof Error ? error.message : String(error)}`
+})
+
 /** The banner printed on start in demo mode: what to paste, and what each command answers. */
-export const banner = (demo: Demo, baseUrl: string): string => {
+export const banner = (demo: Demo, dev: DevIssuer, baseUrl: string): string => {
   const [admin, staff] = demo.users
   const alice = `${admin!.username}:${admin!.password}`
   const bob = `${staff!.username}:${staff!.password}`
+  const bearer = (variable: string) => `-H "Authorization: Bearer ${variable}"`
   const tries: ReadonlyArray<readonly [string, string]> = [
     [`curl -i ${baseUrl}/healthz`, "200: public"],
     [`curl -i ${baseUrl}/whoami`, "401: no credentials"],
     [`curl -i -u ${alice} ${baseUrl}/whoami`, "200: alice, group admin"],
     [`curl -i -u ${bob} ${baseUrl}/admin/reports`, "403: bob is not in group admin"],
     [`curl -i -u ${alice} ${baseUrl}/admin/reports`, "200: alice is"],
-    [`curl -i -u ${admin!.username}:wrong-password ${baseUrl}/whoami`, "401: wrong password"]
+    [`curl -i -u ${admin!.username}:wrong-password ${baseUrl}/whoami`, "401: wrong password"],
+    [`curl -i ${bearer("$ADMIN_TOKEN")} ${baseUrl}/whoami`, "200: alice's token, group admin"],
+    [`curl -i ${bearer("$USER_TOKEN")} ${baseUrl}/admin/reports`, "403: bob's token is not in group admin"],
+    [`curl -i ${bearer("$ADMIN_TOKEN")} ${baseUrl}/admin/reports`, "200: alice's token is"],
+    [`curl -i ${bearer("${USER_TOKEN}x")} ${baseUrl}/whoami`, "401: a tampered token"]
   ]
   const width = Math.max(...tries.map(([command]) => command.length))
   const rule = "=".repeat(78)
@@ -73,9 +112,15 @@ export const banner = (demo: Demo, baseUrl: string): string => {
     "",
     rule,
     " DEMO MODE: no provider is configured (AUTH_BASIC_USERS_FILE, AUTH_JWT_ISSUER, ...), so the",
-    " gateway made demo users with fresh random passwords. Never use demo mode in production.",
+    " gateway made demo users with fresh random passwords and started a local dev token issuer.",
+    " Never use demo mode in production.",
     `   users:  ${demo.usersFile}`,
     `   routes: ${demo.routesFile}`,
+    `   issuer: ${dev.issuer.issuer} (audience ${audience})`,
+    rule,
+    ` Bearer tokens from the dev issuer, valid for ${tokenLifetimeSeconds / 3600} hours; paste these lines into your shell first:`,
+    `   ADMIN_TOKEN=${dev.adminToken}`,
+    `   USER_TOKEN=${dev.userToken}`,
     rule,
     " Try:",
     ...tries.map(([command, outcome]) => `   ${command.padEnd(width)}  # ${outcome}`),

@@ -21,29 +21,45 @@ export const providerVariables = [
 ] as const
 
 /** The providers this version of the gateway can run; the others are recognised but not built yet. */
-export const supportedProviderVariables: ReadonlyArray<string> = ["AUTH_BASIC_USERS_FILE"]
+export const supportedProviderVariables: ReadonlyArray<string> = [
+  "AUTH_BASIC_USERS_FILE",
+  "AUTH_JWT_ISSUER",
+  "AUTH_JWT_JWKS_URL",
+  "AUTH_COGNITO_USER_POOL_ID",
+  "AUTH_ENTRA_TENANT_ID"
+]
+
+/**
+ * Settings of the bearer-token providers, each read only with the provider variable it belongs to: set
+ * without it, it is logged as ignored.
+ */
+export const bearerSettings: ReadonlyArray<readonly [setting: string, provider: ReadonlyArray<string>]> = [
+  ["AUTH_JWT_AUDIENCE", ["AUTH_JWT_ISSUER", "AUTH_JWT_JWKS_URL"]],
+  ["AUTH_JWT_ALGORITHMS", ["AUTH_JWT_ISSUER", "AUTH_JWT_JWKS_URL"]],
+  ["AUTH_COGNITO_REGION", ["AUTH_COGNITO_USER_POOL_ID"]],
+  ["AUTH_COGNITO_CLIENT_IDS", ["AUTH_COGNITO_USER_POOL_ID"]],
+  ["AUTH_COGNITO_TOKEN_USE", ["AUTH_COGNITO_USER_POOL_ID"]],
+  ["AUTH_COGNITO_ENDPOINT", ["AUTH_COGNITO_USER_POOL_ID"]],
+  ["AUTH_ENTRA_AUDIENCE", ["AUTH_ENTRA_TENANT_ID"]],
+  ["AUTH_ENTRA_AUTHORITY", ["AUTH_ENTRA_TENANT_ID"]]
+]
+
+/** JWKS refresh settings, shared by every bearer-token issuer (the seed's names). */
+export const jwksCacheVariables: ReadonlyArray<string> = ["JWKS_CACHE_INTERVAL", "JWKS_CACHE_USAGES"]
 
 /** Contract variables for features this version does not have yet: setting one is logged, not ignored. */
 export const reservedVariables: ReadonlyArray<string> = [
-  "AUTH_JWT_AUDIENCE",
-  "AUTH_JWT_ALGORITHMS",
-  "AUTH_COGNITO_REGION",
-  "AUTH_COGNITO_CLIENT_IDS",
-  "AUTH_COGNITO_TOKEN_USE",
-  "AUTH_COGNITO_ENDPOINT",
-  "AUTH_ENTRA_AUDIENCE",
-  "AUTH_ENTRA_AUTHORITY",
   "AUTH_RATE_LIMIT_PER_MINUTE",
   "MAX_REQUESTS_PER_MINUTE",
   "AUTH_REDIS_URL",
-  "AUTH_AUDIT_LOG",
-  "JWKS_CACHE_INTERVAL",
-  "JWKS_CACHE_USAGES"
+  "AUTH_AUDIT_LOG"
 ]
 
 const knownVariables: ReadonlySet<string> = new Set([
   ...providerVariables,
   ...reservedVariables,
+  ...bearerSettings.map(([setting]) => setting),
+  ...jwksCacheVariables,
   "AUTH_ROUTES_FILE",
   "AUTH_ERROR_STYLE",
   "AUTH_API_KEY_HEADER",
@@ -63,6 +79,14 @@ export interface GatewayConfig {
   readonly providersSet: ReadonlyArray<string>
   /** Variables of features not built yet that are set (non-empty). */
   readonly reservedSet: ReadonlyArray<string>
+  /** Bearer-provider settings that are set while their provider variable is not: they have no effect. */
+  readonly orphanSettings: ReadonlyArray<string>
+  /** A generic JWT issuer is configured (`AUTH_JWT_ISSUER` or `AUTH_JWT_JWKS_URL`). */
+  readonly jwtIssuer: boolean
+  /** A Cognito user pool is configured (`AUTH_COGNITO_USER_POOL_ID`). */
+  readonly cognito: boolean
+  /** Entra ID is configured (`AUTH_ENTRA_TENANT_ID`). */
+  readonly entraId: boolean
   readonly authDisabled: boolean
   readonly production: boolean
   /** `AUTH_*` variables that are set but that no version of the gateway knows: most likely typos. */
@@ -83,6 +107,9 @@ const upstream = Config.mapOrFail(optionalString("UPSTREAM_URL"), (value) => {
 export const load = Effect.gen(function* () {
   const setAmong = (names: ReadonlyArray<string>) =>
     Effect.filter(names, (name) => Effect.map(optionalString(name), Option.isSome))
+  const providersSet = yield* setAmong(providerVariables)
+  const isSet = (name: string) => providersSet.includes(name)
+  const settingsSet = yield* setAmong(bearerSettings.map(([setting]) => setting))
   return {
     port: yield* Config.withDefault(
       Config.orElse(Config.port("PORT"), () => Config.map(Config.literal("0")("PORT"), () => 0)),
@@ -94,8 +121,14 @@ export const load = Effect.gen(function* () {
     errorStyle: yield* Config.withDefault(Config.literal("problem", "openai")("AUTH_ERROR_STYLE"), "problem"),
     basicUsersFile: yield* optionalString("AUTH_BASIC_USERS_FILE"),
     apiKeyHeader: yield* AuthConfig.apiKeyHeader,
-    providersSet: yield* setAmong(providerVariables),
+    providersSet,
     reservedSet: yield* setAmong(reservedVariables),
+    orphanSettings: bearerSettings
+      .filter(([setting, providers]) => settingsSet.includes(setting) && !providers.some(isSet))
+      .map(([setting]) => setting),
+    jwtIssuer: isSet("AUTH_JWT_ISSUER") || isSet("AUTH_JWT_JWKS_URL"),
+    cognito: isSet("AUTH_COGNITO_USER_POOL_ID"),
+    entraId: isSet("AUTH_ENTRA_TENANT_ID"),
     authDisabled: yield* AuthConfig.disabled,
     production: (yield* AuthConfig.nodeEnv) === "production",
     unknownSet: Object.keys(process.env).filter((name) => name.startsWith("AUTH_") && !knownVariables.has(name))

@@ -4,6 +4,7 @@
  */
 import { AuthConfig, Authenticator, BasicAuth, CredentialsRepository, PasswordHasher } from "@effect-auth/core"
 import { RoutePolicy } from "@effect-auth/http"
+import { JwtProvider } from "@effect-auth/jwt"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -13,6 +14,7 @@ import * as Option from "effect/Option"
 import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
 import * as Path from "node:path"
+import * as Bearer from "./Bearer.js"
 import * as Demo from "./Demo.js"
 import * as GatewayConfig from "./GatewayConfig.js"
 import * as Gateway from "./Gateway.js"
@@ -46,6 +48,7 @@ const program = (logLevel: LogLevel.LogLevel) =>
     // One hasher for the demo users and the authenticator: its dummy hash is computed once.
     const hasher = Layer.succeed(PasswordHasher.PasswordHasher, yield* PasswordHasher.make())
     const demo = demoMode ? yield* Effect.provide(Demo.setup(Path.resolve(".demo")), hasher) : undefined
+    const devIssuer = demoMode ? yield* Demo.startIssuer : undefined
     const usersFile = demo === undefined ? config.basicUsersFile : Option.some(demo.usersFile)
     const routesFile = Option.orElse(config.routesFile, () => Option.fromNullable(demo?.routesFile))
     const routes = yield* loadRoutes(routesFile)
@@ -57,18 +60,27 @@ const program = (logLevel: LogLevel.LogLevel) =>
     if (unsupported.length > 0) {
       yield* Effect.logWarning(`Not supported by this gateway version yet, ignored: ${unsupported.join(", ")}`)
     }
-    const providers = Option.isSome(usersFile)
-      ? [BasicAuth.provider().pipe(Effect.provide(CredentialsRepository.layerFile(usersFile.value)))]
-      : []
+    if (config.orphanSettings.length > 0) {
+      yield* Effect.logWarning(`Set without the provider they belong to, ignored: ${config.orphanSettings.join(", ")}`)
+    }
+    const issuers = Bearer.issuers(config, devIssuer)
+    // Bearer tokens first: the JWT provider takes only JWT-shaped tokens, Basic only Basic credentials.
+    const providers = [
+      ...(issuers.length === 0 ? [] : [JwtProvider.provider(issuers)]),
+      ...(Option.isSome(usersFile)
+        ? [BasicAuth.provider().pipe(Effect.provide(CredentialsRepository.layerFile(usersFile.value)))]
+        : [])
+    ]
     if (providers.length === 0 && !config.authDisabled) {
       yield* Effect.logWarning("No identity provider is configured: every protected request will be refused")
     }
     const authLayer = Authenticator.layerConfig(providers, { credentials: { apiKeyHeader: config.apiKeyHeader } }).pipe(
-      Layer.provide(hasher)
+      Layer.provide([hasher, Bearer.httpClient])
     )
     const runtime = ManagedRuntime.make(Layer.merge(authLayer, Logger.minimumLogLevel(logLevel)))
     // Build the authenticator now: bad configuration stops the start instead of failing every request.
-    yield* Effect.tryPromise({ try: () => runtime.runtime(), catch: (error) => String(error) })
+    // Key endpoints are not contacted here: an issuer that is down at start-up gives 503s, not a failed start.
+    yield* Effect.mapError(runtime.runtimeEffect, String)
 
     const server = Http.createServer(
       { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 32 * 1024 },
@@ -98,7 +110,7 @@ const program = (logLevel: LogLevel.LogLevel) =>
     const address = server.address()
     const port = typeof address === "object" && address !== null ? address.port : config.port
     const baseUrl = `http://${config.host}:${port}`
-    if (demo !== undefined) console.log(Demo.banner(demo, baseUrl))
+    if (demo !== undefined && devIssuer !== undefined) console.log(Demo.banner(demo, devIssuer, baseUrl))
     // Always printed, whatever the log level, and last: it is how a person (or a script) learns the
     // address, and that everything above it is ready.
     console.log(`effect-auth gateway listening on ${baseUrl}`)
@@ -107,6 +119,7 @@ const program = (logLevel: LogLevel.LogLevel) =>
       server.close()
       server.closeAllConnections()
       void runtime.dispose()
+      void devIssuer?.issuer.close()
     }
     process.once("SIGINT", stop)
     process.once("SIGTERM", stop)

@@ -1,0 +1,565 @@
+/**
+ * Verifies signed JWTs (JWS compact serialization) against a `KeySource`, with jose doing the
+ * signature and this module doing everything jose leaves to the caller.
+ *
+ * In order: the size (before any parsing), a strict decode (`internal/compact`), the header (algorithm
+ * from the verifier's allow-list, never from the token; `crit`; `kid`), the keys (from the `KeySource`
+ * only, never from `jwk`/`jku`/`x5u`/`x5c` headers), the signature, and only then the claims. A forged
+ * token therefore learns nothing about claim checks: it gets `bad-signature` or an earlier structural
+ * reason.
+ *
+ * @since 0.1.0
+ */
+import { AuthError } from "@effect-auth/core"
+import * as Clock from "effect/Clock"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { jwtVerify } from "jose"
+import { createHash } from "node:crypto"
+import * as Compact from "./internal/compact.js"
+import { publicKeyId } from "./internal/keyBinding.js"
+import * as Lru from "./internal/lru.js"
+import * as KeySet from "./KeySet.js"
+
+/**
+ * The JWT claims set.
+ *
+ * @since 0.1.0
+ */
+export type Claims = Readonly<Record<string, unknown>>
+
+/**
+ * How a verifier checks tokens.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The algorithms accepted, whatever a token's header says. At least one. */
+  readonly algorithms: ReadonlyArray<KeySet.Algorithm>
+  /** Accepted `iss`: exact string(s), or a predicate (multi-tenant issuers). */
+  readonly issuer: string | ReadonlyArray<string> | ((iss: string, claims: Claims) => boolean)
+  /** When set, `aud` is required and must contain one of these. */
+  readonly audience?: string | ReadonlyArray<string> | undefined
+  /** Allowed clock skew for `exp`, `nbf`, `iat` and `maxAge`. Default 30 seconds, at most 5 minutes. */
+  readonly clockTolerance?: Duration.DurationInput | undefined
+  /** Required header `typ` (case-insensitive; `"application/"` optional), e.g. `"at+jwt"`. */
+  readonly typ?: string | ReadonlyArray<string> | undefined
+  /** Claims that must be present. */
+  readonly requiredClaims?: ReadonlyArray<string> | undefined
+  /** Largest token accepted, in bytes; checked before any parsing. Default 8192. */
+  readonly maxTokenBytes?: number | undefined
+  /** Whether `exp` is required. Default `true`. */
+  readonly requireExp?: boolean | undefined
+  /** Largest accepted `now - iat` (then `iat` is required). */
+  readonly maxAge?: Duration.DurationInput | undefined
+  /** RFC 9068 access tokens: `typ` `at+jwt`; `sub`, `client_id`, `iat`, `jti` required; needs `audience`. */
+  readonly accessTokenProfile?: boolean | undefined
+  /** A cache of verified tokens, keyed by their SHA-256. Off by default. */
+  readonly cache?: { readonly maxEntries: number } | undefined
+  /** Names a `crit` header may list because the application processes them. Default none. */
+  readonly understoodCriticalHeaders?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * A verified token.
+ *
+ * @since 0.1.0
+ */
+export interface Verified {
+  readonly header: Readonly<Record<string, unknown>>
+  readonly claims: Claims
+  /** The key whose signature verified. */
+  readonly key: KeySet.VerificationKey
+}
+
+/**
+ * A token verifier.
+ *
+ * @since 0.1.0
+ */
+export interface JwtVerifier {
+  readonly verify: (
+    token: string,
+    keys: KeySet.KeySource
+  ) => Effect.Effect<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable>
+}
+
+/**
+ * The default largest token: 8 KiB.
+ *
+ * @since 0.1.0
+ */
+export const defaultMaxTokenBytes = 8192
+
+/**
+ * The default clock tolerance: 30 seconds.
+ *
+ * @since 0.1.0
+ */
+export const defaultClockTolerance: Duration.Duration = Duration.seconds(30)
+
+/**
+ * The largest clock tolerance `make` accepts: 5 minutes.
+ *
+ * @since 0.1.0
+ */
+export const maxClockTolerance: Duration.Duration = Duration.minutes(5)
+
+/** The longest `kid` read; longer ones are refused before any key lookup. */
+const maxKidLength = 256
+
+type Reason = AuthError.InvalidToken["reason"]
+
+const fail = (reason: Reason, detail: string) => new AuthError.InvalidToken({ reason, detail })
+
+interface Settings {
+  readonly algorithms: ReadonlyArray<KeySet.Algorithm>
+  readonly issuer: (iss: string, claims: Claims) => boolean
+  readonly audiences: ReadonlyArray<string> | undefined
+  readonly tolerance: number
+  readonly types: ReadonlyArray<string> | undefined
+  readonly requiredClaims: ReadonlyArray<string>
+  readonly maxTokenBytes: number
+  readonly requireExp: boolean
+  readonly maxAge: number | undefined
+  readonly accessTokenProfile: boolean
+  readonly critical: ReadonlySet<string>
+}
+
+interface CacheEntry {
+  readonly verified: Verified
+  /** Epoch seconds from which the token passes every time check (inclusive). */
+  readonly validFrom: number
+  /** Epoch seconds at which it stops passing them (exclusive); never after `exp`. */
+  readonly validUntil: number
+}
+
+const normalizeTyp = (typ: string): string => {
+  const lower = typ.toLowerCase()
+  return lower.startsWith("application/") ? lower.slice("application/".length) : lower
+}
+
+const isNonEmptyString = (u: unknown): u is string => typeof u === "string" && u.length > 0
+
+const stringList = (value: string | ReadonlyArray<string>): ReadonlyArray<string> =>
+  typeof value === "string" ? [value] : value
+
+const configError = (path: string, message: string) => Effect.fail(ConfigError.InvalidData([path], message))
+
+const seconds = (
+  path: string,
+  input: Duration.DurationInput,
+  max: Duration.Duration | undefined
+): Effect.Effect<number, ConfigError.ConfigError> => {
+  const decoded = Duration.decodeUnknown(input)
+  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
+    return configError(path, "Expected a finite duration")
+  }
+  if (max !== undefined && Duration.greaterThan(decoded.value, max)) {
+    return configError(path, `Expected at most ${Duration.format(max)}`)
+  }
+  return Effect.succeed(Duration.toSeconds(decoded.value))
+}
+
+const settings = (options: Options): Effect.Effect<Settings, ConfigError.ConfigError> =>
+  Effect.gen(function* () {
+    const algorithms = options.algorithms
+    if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every(KeySet.isAlgorithm)) {
+      return yield* configError("algorithms", `Expected a non-empty list of: ${KeySet.algorithms.join(", ")}`)
+    }
+    const issuer = options.issuer
+    let issuerCheck: (iss: string, claims: Claims) => boolean
+    if (typeof issuer === "function") {
+      issuerCheck = issuer
+    } else {
+      const issuers = [...stringList(issuer)]
+      if (issuers.length === 0 || !issuers.every(isNonEmptyString)) {
+        return yield* configError("issuer", "Expected an issuer, a non-empty list of issuers or a predicate")
+      }
+      issuerCheck = (iss) => issuers.includes(iss)
+    }
+    const audiences = options.audience === undefined ? undefined : [...stringList(options.audience)]
+    if (audiences !== undefined && (audiences.length === 0 || !audiences.every(isNonEmptyString))) {
+      return yield* configError("audience", "Expected an audience or a non-empty list of audiences")
+    }
+    const accessTokenProfile = options.accessTokenProfile === true
+    if (accessTokenProfile && audiences === undefined) {
+      return yield* configError("audience", "The access token profile (RFC 9068) requires an audience")
+    }
+    let types = options.typ === undefined ? undefined : stringList(options.typ)
+    if (types !== undefined && (types.length === 0 || !types.every(isNonEmptyString))) {
+      return yield* configError("typ", "Expected a type or a non-empty list of types")
+    }
+    types = types?.map(normalizeTyp)
+    if (accessTokenProfile) {
+      if (types !== undefined && types.some((typ) => typ !== "at+jwt")) {
+        return yield* configError("typ", "The access token profile (RFC 9068) requires typ at+jwt")
+      }
+      types = ["at+jwt"]
+    }
+    const requiredClaims = [...(options.requiredClaims ?? [])]
+    if (!requiredClaims.every(isNonEmptyString)) {
+      return yield* configError("requiredClaims", "Expected claim names")
+    }
+    const maxTokenBytes = options.maxTokenBytes ?? defaultMaxTokenBytes
+    if (!Number.isSafeInteger(maxTokenBytes) || maxTokenBytes <= 0) {
+      return yield* configError("maxTokenBytes", "Expected a positive integer")
+    }
+    const tolerance = yield* seconds(
+      "clockTolerance",
+      options.clockTolerance ?? defaultClockTolerance,
+      maxClockTolerance
+    )
+    const maxAge = options.maxAge === undefined ? undefined : yield* seconds("maxAge", options.maxAge, undefined)
+    const critical = options.understoodCriticalHeaders ?? []
+    if (!critical.every(isNonEmptyString)) {
+      return yield* configError("understoodCriticalHeaders", "Expected header names")
+    }
+    // Copies: changing the options object afterwards must not change a running verifier.
+    return {
+      algorithms: [...algorithms],
+      issuer: issuerCheck,
+      audiences,
+      tolerance,
+      types,
+      requiredClaims,
+      maxTokenBytes,
+      requireExp: options.requireExp !== false || accessTokenProfile,
+      maxAge,
+      accessTokenProfile,
+      critical: new Set(critical)
+    }
+  })
+
+/** Header checks made before any key is looked up. */
+const checkHeader = (
+  settings: Settings,
+  header: Readonly<Record<string, unknown>>
+): Either.Either<{ readonly alg: KeySet.Algorithm; readonly kid: string | undefined }, AuthError.InvalidToken> => {
+  const alg = header.alg
+  // The allow-list is the verifier's: `none`, HS* and anything else not configured stop here.
+  if (!KeySet.isAlgorithm(alg) || !settings.algorithms.includes(alg)) {
+    return Either.left(fail("unsupported-algorithm", "The token's algorithm is not allowed"))
+  }
+  const crit = header.crit
+  if (crit !== undefined) {
+    if (!Array.isArray(crit) || crit.length === 0 || !crit.every(isNonEmptyString)) {
+      return Either.left(fail("malformed", "The token's crit header is not a list of names"))
+    }
+    // RFC 7515 §4.1.11: an extension we do not process must make the token invalid.
+    if (!crit.every((name) => settings.critical.has(name))) {
+      return Either.left(fail("unsupported-critical-header", "The token has a critical header that is not understood"))
+    }
+  }
+  const kid = header.kid
+  if (kid !== undefined && (typeof kid !== "string" || kid.length > maxKidLength)) {
+    return Either.left(fail("malformed", "The token's key id is not a string of at most 256 characters"))
+  }
+  if (header.typ !== undefined && typeof header.typ !== "string") {
+    return Either.left(fail("malformed", "The token's type is not a string"))
+  }
+  return Either.right({ alg, kid })
+}
+
+type JoseFailure = { readonly code?: unknown; readonly claim?: unknown; readonly reason?: unknown }
+
+/**
+ * What a jose failure means: `undefined` when this key did not verify the signature (try the next);
+ * `afterSignature` when jose refused a claim, which it only checks once the signature verified.
+ */
+const classify = (
+  error: unknown,
+  header: Readonly<Record<string, unknown>>
+): { readonly error: AuthError.InvalidToken; readonly afterSignature: boolean } | undefined => {
+  const { claim, code, reason } = (typeof error === "object" && error !== null ? error : {}) as JoseFailure
+  const before = (reason: Reason, detail: string) => ({ error: fail(reason, detail), afterSignature: false })
+  const after = (reason: Reason, detail: string) => ({ error: fail(reason, detail), afterSignature: true })
+  switch (code) {
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return undefined
+    case "ERR_JWT_EXPIRED":
+      return after("expired", "The token has expired")
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
+      if (reason === "missing") return after("missing-claim", "The token lacks a required claim")
+      if (reason !== "check_failed") return after("invalid-claim", "A claim of the token has the wrong type")
+      switch (claim) {
+        case "nbf":
+          return after("not-yet-valid", "The token is not valid yet")
+        case "iat":
+          return after("issued-in-future", "The token was issued in the future")
+        case "iss":
+          return after("wrong-issuer", "The token's issuer is not accepted")
+        case "aud":
+          return after("wrong-audience", "The token is not meant for this audience")
+        case "typ":
+          return after("wrong-type", "The token's type is not accepted")
+        default:
+          return after("invalid-claim", "A claim of the token is not accepted")
+      }
+    }
+    case "ERR_JWT_INVALID":
+    case "ERR_JWS_INVALID":
+      return before("malformed", "The token is malformed")
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+      return before("unsupported-algorithm", "The token's algorithm is not allowed")
+    case "ERR_JOSE_NOT_SUPPORTED":
+      return header.crit === undefined
+        ? before("unsupported-algorithm", "The token's algorithm is not supported")
+        : before("unsupported-critical-header", "The token has a critical header that is not understood")
+    default:
+      // Anything else (a key jose will not use for this algorithm) means this key cannot verify: fail closed.
+      return undefined
+  }
+}
+
+const isDate = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && value >= 0
+
+/** Checks made after the signature verified, in a fixed order so each token gets one deterministic reason. */
+const checkClaims = (
+  settings: Settings,
+  header: Readonly<Record<string, unknown>>,
+  claims: Claims,
+  now: number
+): AuthError.InvalidToken | undefined => {
+  const { tolerance } = settings
+  if (settings.types !== undefined) {
+    const typ = header.typ
+    if (typeof typ !== "string" || !settings.types.includes(normalizeTyp(typ))) {
+      return fail("wrong-type", "The token's type is not accepted")
+    }
+  }
+  const { exp, iat, nbf } = claims
+  // JSON `1e400` parses to Infinity, which every comparison below would treat as "never expires".
+  for (const value of [exp, nbf, iat]) {
+    if (value !== undefined && !isDate(value)) return fail("invalid-claim", "A date claim is not a non-negative number")
+  }
+  if (exp === undefined && settings.requireExp) return fail("missing-claim", "The token has no expiry (exp)")
+  if (isDate(exp) && exp <= now - tolerance) return fail("expired", "The token has expired")
+  if (isDate(nbf) && nbf > now + tolerance) return fail("not-yet-valid", "The token is not valid yet")
+  if (isDate(iat) && iat > now + tolerance) return fail("issued-in-future", "The token was issued in the future")
+  if (settings.maxAge !== undefined) {
+    if (!isDate(iat)) return fail("missing-claim", "The token has no issue time (iat)")
+    if (now - iat > settings.maxAge + tolerance) return fail("expired", "The token is older than allowed")
+  }
+  const iss = claims.iss
+  if (iss === undefined) return fail("missing-claim", "The token has no issuer (iss)")
+  if (typeof iss !== "string" || !safely(() => settings.issuer(iss, claims))) {
+    return fail("wrong-issuer", "The token's issuer is not accepted")
+  }
+  if (settings.audiences !== undefined) {
+    const aud = claims.aud
+    if (aud === undefined) return fail("missing-claim", "The token has no audience (aud)")
+    const values: ReadonlyArray<unknown> = Array.isArray(aud) ? aud : [aud]
+    if (!values.every((value) => typeof value === "string")) {
+      return fail("invalid-claim", "The token's audience is not a string or a list of strings")
+    }
+    const audiences = settings.audiences
+    if (!values.some((value) => typeof value === "string" && audiences.includes(value))) {
+      return fail("wrong-audience", "The token is not meant for this audience")
+    }
+  }
+  if (claims.sub !== undefined && typeof claims.sub !== "string") {
+    return fail("invalid-claim", "The token's subject is not a string")
+  }
+  for (const name of settings.requiredClaims) {
+    if (!Object.hasOwn(claims, name)) return fail("missing-claim", "The token lacks a required claim")
+  }
+  if (settings.accessTokenProfile) {
+    for (const name of ["sub", "client_id", "iat", "jti"]) {
+      if (!Object.hasOwn(claims, name)) return fail("missing-claim", "The access token lacks a required claim")
+    }
+    if (typeof claims.client_id !== "string" || typeof claims.jti !== "string") {
+      return fail("invalid-claim", "The access token's client_id or jti is not a string")
+    }
+  }
+  return undefined
+}
+
+/** A predicate supplied by the application that throws refuses the token. */
+const safely = (predicate: () => boolean): boolean => {
+  try {
+    return predicate() === true
+  } catch {
+    return false
+  }
+}
+
+/** Freezes parsed JSON all the way down, so a cached result cannot be changed by one of its readers. */
+const deepFreeze = <A>(value: A): A => {
+  const pending: Array<unknown> = [value]
+  while (pending.length > 0) {
+    const next = pending.pop()
+    if (typeof next === "object" && next !== null && !Object.isFrozen(next)) {
+      Object.freeze(next)
+      for (const member of Object.values(next)) pending.push(member)
+    }
+  }
+  return value
+}
+
+/** The window in which a verified token keeps passing every time check, or `undefined` if not cacheable. */
+const cacheWindow = (settings: Settings, claims: Claims): Omit<CacheEntry, "verified"> | undefined => {
+  const { exp, iat, nbf } = claims
+  // Without exp there is no bound on how long an entry could be served.
+  if (!isDate(exp)) return undefined
+  let validUntil = exp
+  if (settings.maxAge !== undefined && isDate(iat)) {
+    validUntil = Math.min(validUntil, iat + settings.maxAge + settings.tolerance)
+  }
+  let validFrom = Number.NEGATIVE_INFINITY
+  if (isDate(nbf)) validFrom = Math.max(validFrom, nbf - settings.tolerance)
+  if (isDate(iat)) validFrom = Math.max(validFrom, iat - settings.tolerance)
+  return { validFrom, validUntil }
+}
+
+const sameKey = (a: KeySet.VerificationKey, b: KeySet.VerificationKey): boolean => {
+  if (a.alg !== b.alg || a.kid !== b.kid) return false
+  if (a.key === b.key) return true
+  const id = publicKeyId(a.jwk)
+  return id !== undefined && id === publicKeyId(b.jwk)
+}
+
+/**
+ * Builds a verifier. Fails with a `ConfigError` for an empty or unknown algorithm list, an empty issuer
+ * or audience list, a clock tolerance over 5 minutes, the access token profile without an audience, or
+ * a non-positive size.
+ *
+ * @example
+ * import { JwtVerifier, KeySet } from "@effect-auth/jwt"
+ * import * as Effect from "effect/Effect"
+ *
+ * const claims = (token: string, keys: KeySet.KeySource) =>
+ *   Effect.gen(function* () {
+ *     const verifier = yield* JwtVerifier.make({
+ *       algorithms: ["RS256"],
+ *       issuer: "https://issuer.example.com",
+ *       audience: "api://orders"
+ *     })
+ *     const verified = yield* verifier.verify(token, keys)
+ *     return verified.claims
+ *   })
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.ConfigError> =>
+  Effect.gen(function* () {
+    const config = yield* settings(options)
+    const cacheOptions = options.cache
+    if (
+      cacheOptions !== undefined &&
+      (!Number.isSafeInteger(cacheOptions.maxEntries) || cacheOptions.maxEntries <= 0)
+    ) {
+      return yield* configError("cache", "Expected a positive integer maxEntries")
+    }
+    // One cache per verifier: an entry is only ever served by the verifier (and settings) that made it.
+    const cache = cacheOptions === undefined ? undefined : Lru.make<string, CacheEntry>(cacheOptions.maxEntries)
+    const joseCrit = Object.fromEntries([...config.critical].map((name) => [name, true]))
+
+    /** An entry is served only inside its time window and while its key is still offered by `keys`. */
+    const cached = (
+      digest: string,
+      now: number,
+      keys: KeySet.KeySource
+    ): Effect.Effect<Verified | undefined, never> => {
+      const entry = cache?.get(digest)
+      if (entry === undefined) return Effect.succeed(undefined)
+      if (!(entry.validFrom <= now && now < entry.validUntil)) {
+        cache?.delete(digest)
+        return Effect.succeed(undefined)
+      }
+      const { key } = entry.verified
+      // A key removed from the source (rotated out, revoked) stops vouching for cached tokens.
+      return keys.keysFor({ alg: key.alg, kid: key.kid }).pipe(
+        Effect.map((offered) => offered.some((candidate) => sameKey(candidate, key))),
+        Effect.orElseSucceed(() => false),
+        Effect.map((stillOffered) => {
+          if (stillOffered) return entry.verified
+          cache?.delete(digest)
+          return undefined
+        })
+      )
+    }
+
+    /**
+     * The key whose signature verifies, with jose's own claim refusal if it made one: jose checks
+     * `exp`/`nbf` right after the signature, and our checks, which run next, decide which reason wins.
+     */
+    const verifySignature = (
+      token: string,
+      header: Readonly<Record<string, unknown>>,
+      alg: KeySet.Algorithm,
+      candidates: ReadonlyArray<KeySet.VerificationKey>,
+      nowMillis: number
+    ): Effect.Effect<
+      { readonly key: KeySet.VerificationKey; readonly refused: AuthError.InvalidToken | undefined },
+      AuthError.InvalidToken
+    > =>
+      Effect.gen(function* () {
+        for (const candidate of candidates) {
+          // A key source must not widen the allow-list by returning keys of another algorithm.
+          if (candidate.alg !== alg) continue
+          const result = yield* Effect.either(
+            Effect.tryPromise({
+              try: () =>
+                jwtVerify(token, candidate.key, {
+                  algorithms: [alg],
+                  currentDate: new Date(nowMillis),
+                  clockTolerance: config.tolerance,
+                  crit: joseCrit
+                }),
+              catch: (error) => error
+            })
+          )
+          if (Either.isRight(result)) return { key: candidate, refused: undefined }
+          const classified = classify(result.left, header)
+          if (classified === undefined) continue
+          if (classified.afterSignature) return { key: candidate, refused: classified.error }
+          return yield* Effect.fail(classified.error)
+        }
+        return yield* Effect.fail(fail("bad-signature", "The token's signature does not verify"))
+      })
+
+    const verify = (
+      token: string,
+      keys: KeySet.KeySource
+    ): Effect.Effect<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> =>
+      Effect.gen(function* () {
+        const nowMillis = yield* Clock.currentTimeMillis
+        // Whole seconds, as jose counts, so both agree on every boundary.
+        const now = Math.floor(nowMillis / 1000)
+        // Before hashing or parsing anything: a huge token costs nothing.
+        if (Compact.isTooLarge(token, config.maxTokenBytes)) {
+          return yield* Effect.fail(fail("too-large", "The token is larger than allowed"))
+        }
+        const digest = cache === undefined ? undefined : createHash("sha256").update(token).digest("base64url")
+        if (digest !== undefined) {
+          const hit = yield* cached(digest, now, keys)
+          if (hit !== undefined) return hit
+        }
+        const decoded = yield* Compact.decode(token, config.maxTokenBytes)
+        const { alg, kid } = yield* checkHeader(config, decoded.header)
+        if (decoded.signature.length === 0) {
+          return yield* Effect.fail(fail("bad-signature", "The token's signature does not verify"))
+        }
+        const candidates = yield* keys.keysFor({ alg, kid })
+        const { key, refused } = yield* verifySignature(token, decoded.header, alg, candidates, nowMillis)
+        const ours = checkClaims(config, decoded.header, decoded.claims, now)
+        if (ours !== undefined) return yield* Effect.fail(ours)
+        if (refused !== undefined) return yield* Effect.fail(refused)
+        const verified: Verified = {
+          header: deepFreeze(decoded.header),
+          claims: deepFreeze(decoded.claims),
+          key
+        }
+        if (cache !== undefined && digest !== undefined) {
+          const window = cacheWindow(config, decoded.claims)
+          if (window !== undefined) cache.set(digest, { verified, ...window })
+        }
+        return verified
+      })
+
+    return { verify }
+  })

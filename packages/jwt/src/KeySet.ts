@@ -1,0 +1,185 @@
+/**
+ * A parsed, validated set of public verification keys: the unit every key source (a JWKS endpoint, a
+ * static document) hands to the verifier.
+ *
+ * Keys come only from here, never from a token: a token's embedded `jwk`, `jku`, `x5u` or `x5c` is
+ * not read. Keys the set cannot use safely are skipped (logged at debug level, without key material),
+ * so one odd key never takes the others down.
+ *
+ * @since 0.1.0
+ */
+import { AuthError } from "@effect-auth/core"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import { importJWK } from "jose"
+import * as KeyBinding from "./internal/keyBinding.js"
+
+/**
+ * The asymmetric JWS algorithms this package verifies. HMAC (`HS*`) and `none` are not in the type,
+ * so no configuration can allow them.
+ *
+ * @since 0.1.0
+ */
+export type Algorithm = KeyBinding.Algorithm
+
+/**
+ * Every supported algorithm.
+ *
+ * @since 0.1.0
+ */
+export const algorithms: ReadonlyArray<Algorithm> = KeyBinding.algorithms
+
+/**
+ * Whether a value names a supported algorithm.
+ *
+ * @since 0.1.0
+ */
+export const isAlgorithm: (u: unknown) => u is Algorithm = KeyBinding.isAlgorithm
+
+/**
+ * A key ready to verify one algorithm.
+ *
+ * @since 0.1.0
+ */
+export interface VerificationKey {
+  readonly kid: string | undefined
+  readonly alg: Algorithm
+  readonly key: CryptoKey
+  /** The published JWK: public members and extras such as Entra's `issuer`. */
+  readonly jwk: Readonly<Record<string, unknown>>
+}
+
+/**
+ * Where the verifier gets keys from.
+ *
+ * @since 0.1.0
+ */
+export interface KeySource {
+  /** Keys that may verify a token with this header. Fails `InvalidToken("unknown-key")` when none. */
+  readonly keysFor: (header: {
+    readonly alg: Algorithm
+    readonly kid?: string | undefined
+  }) => Effect.Effect<ReadonlyArray<VerificationKey>, AuthError.InvalidToken | AuthError.ProviderUnavailable>
+}
+
+/**
+ * A validated key set.
+ *
+ * @since 0.1.0
+ */
+export interface KeySet extends KeySource {
+  /** The `kid`s of the usable keys. */
+  readonly kids: ReadonlySet<string>
+  /** How many keys are usable (skipped keys are not counted). */
+  readonly size: number
+}
+
+/**
+ * The shape of a JWKS document (RFC 7517 §5): `keys` is checked to be an array; each key is checked
+ * on its own by `fromJwks`, so one bad key does not fail the document.
+ *
+ * @since 0.1.0
+ */
+export const JwksDocument = Schema.Struct({ keys: Schema.Array(Schema.Unknown) })
+
+const decodeDocument = Schema.decodeUnknownEither(JwksDocument)
+
+interface Entry {
+  readonly binding: KeyBinding.Binding
+  /** One import per algorithm, started on first use and shared; `undefined` when the import failed. */
+  readonly imports: Map<Algorithm, Promise<CryptoKey | undefined>>
+}
+
+const importFor = (entry: Entry, alg: Algorithm): Effect.Effect<VerificationKey | undefined> =>
+  Effect.map(
+    Effect.promise(() => {
+      let pending = entry.imports.get(alg)
+      if (pending === undefined) {
+        // A promise, not Effect.cached: an interrupted caller must not leave an interruption memoized.
+        pending = importJWK({ ...entry.binding.material }, alg).then(
+          (key) => (key instanceof Uint8Array ? undefined : key),
+          () => undefined
+        )
+        entry.imports.set(alg, pending)
+      }
+      return pending
+    }),
+    (key): VerificationKey | undefined =>
+      key === undefined ? undefined : { kid: entry.binding.kid, alg, key, jwk: entry.binding.jwk }
+  )
+
+// One answer whether the kid is unknown, bound to another algorithm or failed to import: telling
+// these apart would let a caller probe which kids and algorithms the set holds.
+const unknownKey = () => new AuthError.InvalidToken({ reason: "unknown-key", detail: "No key can verify this token" })
+
+const make = (entries: ReadonlyArray<Entry>): KeySet => {
+  const kids = new Set<string>()
+  for (const entry of entries) if (entry.binding.kid !== undefined) kids.add(entry.binding.kid)
+  return {
+    kids,
+    size: entries.length,
+    keysFor: ({ alg, kid }) => {
+      const candidates = entries.filter(
+        (entry) => entry.binding.algorithms.includes(alg) && (kid === undefined || entry.binding.kid === kid)
+      )
+      if (candidates.length === 0) return Effect.fail(unknownKey())
+      return Effect.flatMap(
+        Effect.forEach(candidates, (entry) => importFor(entry, alg)),
+        (imported) => {
+          const keys = imported.filter((key): key is VerificationKey => key !== undefined)
+          return keys.length === 0 ? Effect.fail(unknownKey()) : Effect.succeed(keys)
+        }
+      )
+    }
+  }
+}
+
+/**
+ * Validates a JWKS document and binds its keys to algorithms. Skipped, never failing the set: keys of
+ * an unknown `kty` or curve, with private members (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`),
+ * `kty: "oct"`, `use` other than `"sig"`, `key_ops` without `"verify"`, RSA moduli under 2048 bits, and
+ * an `alg` that is unsupported or disagrees with the key type. A key with `alg` verifies only that
+ * algorithm. Keys are imported lazily, once per algorithm; a key that fails to import is skipped for
+ * that algorithm. A document that is not `{ keys: [...] }` gives an empty set (and a warning).
+ *
+ * `keysFor` with a `kid` returns the keys with that `kid` bound to the algorithm (several when a
+ * provider publishes duplicate kids: each is tried); without a `kid`, every key bound to it. No key,
+ * whatever the cause, is `InvalidToken("unknown-key")`.
+ *
+ * @example
+ * import { KeySet } from "@effect-auth/jwt"
+ * import * as Effect from "effect/Effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const keys = yield* KeySet.fromJwks({ keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] })
+ *   return yield* keys.keysFor({ alg: "EdDSA" })
+ * })
+ *
+ * @since 0.1.0
+ */
+export const fromJwks = (jwks: unknown): Effect.Effect<KeySet> =>
+  Effect.gen(function* () {
+    const document = decodeDocument(jwks)
+    if (Either.isLeft(document)) {
+      yield* Effect.logWarning("The JWKS document is not { keys: [...] }; it provides no keys")
+      return make([])
+    }
+    const entries: Array<Entry> = []
+    for (const [index, input] of document.right.keys.entries()) {
+      const bound = KeyBinding.bind(input)
+      if (Either.isLeft(bound)) {
+        const kid = typeof input === "object" && input !== null && "kid" in input ? input.kid : undefined
+        yield* Effect.logDebug("Skipping a JWK").pipe(
+          Effect.annotateLogs({
+            index,
+            reason: bound.left,
+            ...(typeof kid === "string" && kid.length <= 256 ? { kid } : {})
+          })
+        )
+        continue
+      }
+      entries.push({ binding: bound.right, imports: new Map() })
+    }
+    return make(entries)
+  })

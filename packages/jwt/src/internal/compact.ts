@@ -1,0 +1,147 @@
+/**
+ * Strict reading of a JWS compact serialization, before any key is looked at.
+ *
+ * jose is lenient where an attacker could exploit the difference between two parsers: it accepts
+ * non-canonical base64url and keeps the last of duplicate JSON members. This module refuses both, so
+ * the bytes we check are the only reading of the token.
+ */
+import { AuthError } from "@effect-auth/core"
+import * as Either from "effect/Either"
+
+type InvalidToken = AuthError.InvalidToken
+const InvalidToken = AuthError.InvalidToken
+
+/** A token split, decoded and parsed, nothing verified. */
+export interface Decoded {
+  readonly header: Readonly<Record<string, unknown>>
+  readonly claims: Readonly<Record<string, unknown>>
+  readonly signingInput: string
+  readonly signature: Uint8Array
+}
+
+const base64url = /^[A-Za-z0-9_-]*$/
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+// ignoreBOM keeps a byte-order mark in the text, so JSON.parse refuses it instead of it being dropped silently.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+const malformed = (detail: string) => new InvalidToken({ reason: "malformed", detail })
+
+/** Whether a token's UTF-8 length is over `maxBytes`, without encoding it when the answer is obvious. */
+export const isTooLarge = (token: string, maxBytes: number): boolean =>
+  // A UTF-16 length bounds the UTF-8 length from below; count bytes only when it could matter.
+  token.length > maxBytes || (token.length * 3 > maxBytes && Buffer.byteLength(token, "utf8") > maxBytes)
+
+/**
+ * Decodes strict base64url: the URL-safe alphabet only, no padding, and canonical, i.e. the unused low
+ * bits of the last character are zero. Two spellings of one signature must not both verify.
+ */
+export const decodeBase64url = (segment: string): Uint8Array | undefined => {
+  if (!base64url.test(segment)) return undefined
+  const rest = segment.length % 4
+  if (rest === 1) return undefined
+  if (rest !== 0) {
+    const last = alphabet.indexOf(segment.charAt(segment.length - 1))
+    // Two trailing characters carry 8 bits of 12, three carry 16 of 18.
+    const unused = rest === 2 ? 0b1111 : 0b11
+    if ((last & unused) !== 0) return undefined
+  }
+  return new Uint8Array(Buffer.from(segment, "base64url"))
+}
+
+/**
+ * Whether valid JSON text has two members with the same name in any object. Names are compared after
+ * unescaping (`"s\u0075b"` is `"sub"`). Iterative, so deep nesting cannot overflow the stack.
+ */
+const hasDuplicateMembers = (text: string): boolean => {
+  // One frame per open object (its names so far) or array (null); `expectName` says the next string is a name.
+  const stack: Array<Set<string> | null> = []
+  let expectName = false
+  let i = 0
+  while (i < text.length) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22 /* " */) {
+      let end = i + 1
+      while (end < text.length && text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c /* \ */ ? 2 : 1
+      const top = stack[stack.length - 1]
+      if (expectName && top) {
+        const name: unknown = JSON.parse(text.slice(i, end + 1))
+        if (typeof name !== "string" || top.has(name)) return true
+        top.add(name)
+        expectName = false
+      }
+      i = end + 1
+      continue
+    }
+    if (c === 0x7b /* { */) {
+      stack.push(new Set())
+      expectName = true
+    } else if (c === 0x5b /* [ */) {
+      stack.push(null)
+      expectName = false
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop()
+      expectName = false
+    } else if (c === 0x2c /* , */) {
+      const top = stack[stack.length - 1]
+      expectName = top !== undefined && top !== null
+    }
+    i++
+  }
+  return false
+}
+
+const parseObject = (segment: string): Readonly<Record<string, unknown>> | undefined => {
+  const bytes = decodeBase64url(segment)
+  if (bytes === undefined || bytes.length === 0) return undefined
+  let text: string
+  let value: unknown
+  try {
+    text = utf8.decode(bytes)
+    value = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined
+  // JSON.parse keeps the last duplicate and jose does the same; another parser may keep the first.
+  if (hasDuplicateMembers(text)) return undefined
+  return value as Readonly<Record<string, unknown>>
+}
+
+/**
+ * Splits and parses a compact JWS: exactly three segments of strict base64url; header and payload
+ * UTF-8 JSON objects without duplicate member names; `alg` a string. The size is checked first.
+ */
+export const decode = (token: string, maxBytes: number): Either.Either<Decoded, InvalidToken> => {
+  if (isTooLarge(token, maxBytes)) {
+    return Either.left(new InvalidToken({ reason: "too-large", detail: "The token is larger than allowed" }))
+  }
+  const segments = token.split(".")
+  if (segments.length !== 3) return Either.left(malformed("The token does not have three segments"))
+  const [encodedHeader = "", encodedPayload = "", encodedSignature = ""] = segments
+  const header = parseObject(encodedHeader)
+  if (header === undefined) return Either.left(malformed("The token header is not a base64url JSON object"))
+  if (typeof header.alg !== "string") return Either.left(malformed("The token header has no algorithm"))
+  const claims = parseObject(encodedPayload)
+  if (claims === undefined) return Either.left(malformed("The token payload is not a base64url JSON object"))
+  const signature = decodeBase64url(encodedSignature)
+  if (signature === undefined) return Either.left(malformed("The token signature is not base64url"))
+  return Either.right({ header, claims, signingInput: `${encodedHeader}.${encodedPayload}`, signature })
+}
+
+const shape = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+/**
+ * Whether a string has the shape of a signed JWT (three non-empty base64url segments, a header that
+ * starts like a JSON object). Decodes nothing; for choosing a provider only.
+ */
+export const looksLikeJwt = (token: string): boolean => shape.test(token)
+
+/**
+ * The unverified `iss` claim, for choosing which issuer verifies the token; never for trusting it.
+ */
+export const peekIssuer = (token: string, maxBytes: number): string | undefined => {
+  const decoded = decode(token, maxBytes)
+  if (Either.isLeft(decoded)) return undefined
+  const iss = decoded.right.claims.iss
+  return typeof iss === "string" ? iss : undefined
+}
