@@ -83,6 +83,8 @@ export interface GatewayConfig {
   readonly orphanSettings: ReadonlyArray<string>
   /** A generic JWT issuer is configured (`AUTH_JWT_ISSUER` or `AUTH_JWT_JWKS_URL`). */
   readonly jwtIssuer: boolean
+  /** `AUTH_JWT_AUDIENCE` is set. */
+  readonly jwtAudience: boolean
   /** A Cognito user pool is configured (`AUTH_COGNITO_USER_POOL_ID`). */
   readonly cognito: boolean
   /** Entra ID is configured (`AUTH_ENTRA_TENANT_ID`). */
@@ -127,6 +129,7 @@ export const load = Effect.gen(function* () {
       .filter(([setting, providers]) => settingsSet.includes(setting) && !providers.some(isSet))
       .map(([setting]) => setting),
     jwtIssuer: isSet("AUTH_JWT_ISSUER") || isSet("AUTH_JWT_JWKS_URL"),
+    jwtAudience: Option.isSome(yield* optionalString("AUTH_JWT_AUDIENCE")),
     cognito: isSet("AUTH_COGNITO_USER_POOL_ID"),
     entraId: isSet("AUTH_ENTRA_TENANT_ID"),
     authDisabled: yield* AuthConfig.disabled,

@@ -45,6 +45,12 @@ const program = (logLevel: LogLevel.LogLevel) =>
       // Demo users with printed passwords must never appear because a variable was misspelt in production.
       return yield* Effect.fail("no identity provider is configured, and demo mode is refused when NODE_ENV=production")
     }
+    if (config.jwtIssuer && !config.jwtAudience && config.production) {
+      // Without an audience, a token the issuer made for any other application would open this gateway.
+      return yield* Effect.fail(
+        "AUTH_JWT_AUDIENCE is required when NODE_ENV=production: without it, tokens the issuer made for other applications are accepted"
+      )
+    }
     // One hasher for the demo users and the authenticator: its dummy hash is computed once.
     const hasher = Layer.succeed(PasswordHasher.PasswordHasher, yield* PasswordHasher.make())
     const demo = demoMode ? yield* Effect.provide(Demo.setup(Path.resolve(".demo")), hasher) : undefined

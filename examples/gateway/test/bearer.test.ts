@@ -288,7 +288,12 @@ describe("start-up checks of the bearer providers", () => {
       { AUTH_ENTRA_TENANT_ID: "contoso.com", AUTH_ENTRA_AUDIENCE: "api://orders" },
       "AUTH_ENTRA_TENANT_ID"
     ],
-    ["no Entra audience", { AUTH_ENTRA_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47" }, "AUTH_ENTRA_AUDIENCE"]
+    ["no Entra audience", { AUTH_ENTRA_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47" }, "AUTH_ENTRA_AUDIENCE"],
+    [
+      "a generic issuer without an audience in production",
+      { AUTH_JWT_ISSUER: "https://issuer.example.com", NODE_ENV: "production" },
+      "AUTH_JWT_AUDIENCE"
+    ]
   ])("%s: exits non-zero, naming the variable", async (_name, env, variable) => {
     const { code, output } = await runToExit(env)
     expect(code).not.toBe("timeout")
