@@ -1,8 +1,8 @@
 /**
  * Temporary AWS credentials for a signed-in user: a Cognito user pool id token exchanged with a Cognito
  * identity pool (`GetId`, then `GetCredentialsForIdentity`). The token is verified here first, the
- * credentials are cached per user until shortly before they expire, and concurrent requests for one user
- * share one exchange.
+ * credentials are cached per id token until shortly before they (or the token) expire, and concurrent
+ * requests with one token share one exchange.
  *
  * `@aws-sdk/client-cognito-identity` (v3) is an optional peer dependency, imported only when this service
  * is built: applications that never exchange tokens need not install it.
@@ -26,6 +26,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import { createHash } from "node:crypto"
 import * as Cognito from "./Cognito.js"
 import * as Lru from "./internal/lru.js"
 import * as JwksCache from "./JwksCache.js"
@@ -53,7 +54,8 @@ export interface CognitoIdentityPool {
   /**
    * Credentials for the user of a user pool id token (the raw token: a principal does not carry it). The
    * token is verified first (signature, issuer, expiry, `token_use` `id`, app client); only then may cached
-   * credentials be returned, since the cache is keyed by the token's `sub`.
+   * credentials be returned. They are cached per token, never per user: the role the identity pool picks
+   * depends on the token (its app client, groups, preferred role).
    */
   readonly credentialsFor: (
     idToken: string | Redacted.Redacted<string>
@@ -91,7 +93,7 @@ export interface Options {
   readonly timeout?: Duration.DurationInput | undefined
   /** Cached credentials are renewed this long before they expire (default 5 minutes). */
   readonly refreshBefore?: Duration.DurationInput | undefined
-  /** Users whose credentials are kept (default 1000); the least recently used are dropped first. */
+  /** Tokens whose credentials are kept (default 1000); the least recently used are dropped first. */
   readonly maxEntries?: number | undefined
 }
 
@@ -144,7 +146,6 @@ interface Settings {
   readonly timeoutMillis: number
   readonly refreshBeforeMillis: number
   readonly maxEntries: number
-  readonly userPoolId: string
 }
 
 const settings = (options: Options): Either.Either<Settings, ConfigError.ConfigError> =>
@@ -193,8 +194,7 @@ const settings = (options: Options): Either.Either<Settings, ConfigError.ConfigE
       loginProvider,
       timeoutMillis,
       refreshBeforeMillis,
-      maxEntries,
-      userPoolId: pool.userPoolId
+      maxEntries
     }
   })
 
@@ -208,6 +208,8 @@ const loadSdk: Effect.Effect<typeof CognitoIdentitySdk, ConfigError.ConfigError>
 })
 
 type ExchangeError = AuthError.ProviderUnavailable | AuthError.InvalidToken
+
+const tokenKey = (token: string): string => createHash("sha256").update(token).digest("base64url")
 
 const unavailable = (reason: AuthError.ProviderUnavailable["reason"], message: string) =>
   new AuthError.ProviderUnavailable({ reason, provider, cause: new ExchangeFailure(message) })
@@ -351,10 +353,12 @@ export const make = (
     )
     const pending = new Map<string, Deferred.Deferred<AwsCredentials, ExchangeError>>()
 
-    const remember = (key: string, credentials: AwsCredentials) =>
+    const remember = (key: string, credentials: AwsCredentials, tokenExpiresAt: number) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.sync(() => {
-          const refreshAt = credentials.expiration.getTime() - config.refreshBeforeMillis
+          // Never served past the token's own expiry: a later request must bring a token the identity pool
+          // still takes (the user may have signed out, or left a group, meanwhile).
+          const refreshAt = Math.min(credentials.expiration.getTime() - config.refreshBeforeMillis, tokenExpiresAt)
           // Credentials already inside the refresh window are handed out once, not kept.
           if (refreshAt > now) ready.set(key, { credentials, refreshAt })
         })
@@ -364,7 +368,7 @@ export const make = (
       | { readonly credentials: AwsCredentials }
       | { readonly wait: Deferred.Deferred<AwsCredentials, ExchangeError>; readonly start: boolean }
 
-    /** Cached credentials, the exchange under way, or a new exchange to start (registered here). */
+    /** Cached credentials, the exchange under way for the same token, or a new exchange (registered here). */
     const lookup = (key: string, now: number): Lookup => {
       const hit = ready.get(key)
       if (hit !== undefined && now < hit.refreshAt) return { credentials: hit.credentials }
@@ -380,13 +384,18 @@ export const make = (
     ): Effect.Effect<AwsCredentials, ExchangeError> =>
       Effect.gen(function* () {
         const token = typeof idToken === "string" ? idToken : Redacted.value(idToken)
-        // Verified before the cache is consulted: an unverified `sub` must never pick someone's credentials.
+        // Verified before the cache is consulted: a forged token must never pick up anyone's credentials.
         const { claims } = yield* verifier.verify(token)
         const sub = claims.sub
         if (typeof sub !== "string" || sub.length === 0) {
           return yield* new AuthError.InvalidToken({ reason: "missing-claim", detail: "The id token has no subject" })
         }
-        const key = `${config.userPoolId}/${sub}`
+        // The verifier requires `exp`; without a usable one nothing is kept.
+        const tokenExpiresAt = typeof claims.exp === "number" ? claims.exp * 1000 : Number.NEGATIVE_INFINITY
+        // Keyed by the token, not the user: the role the identity pool picks depends on the token (the app
+        // client in `aud`, rules on groups and custom claims, `cognito:preferred_role`), so another token of
+        // the same user must get its own exchange. A digest, so the cache holds no bearer tokens.
+        const key = tokenKey(token)
         const now = yield* Clock.currentTimeMillis
         const next = lookup(key, now)
         if ("credentials" in next) return next.credentials
@@ -394,7 +403,7 @@ export const make = (
           // The exchange runs in its own fiber, in the service's scope: a caller that gives up (its own
           // timeout, a failed sibling) does not cancel it for the others waiting; it is bounded by `timeout`.
           yield* exchange(token).pipe(
-            Effect.tap((credentials) => remember(key, credentials)),
+            Effect.tap((credentials) => remember(key, credentials, tokenExpiresAt)),
             Effect.ensuring(Effect.sync(() => pending.delete(key))),
             Effect.intoDeferred(next.wait),
             Effect.forkIn(scope)

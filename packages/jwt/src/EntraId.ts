@@ -253,7 +253,8 @@ const invalid = (reason: AuthError.InvalidToken["reason"], detail: string) =>
 /**
  * Checks a verified token against its own tenant. The verifier only knew that `iss` had an accepted
  * shape; Microsoft's keys sign for every tenant, so what ties a token to one is `iss` naming the same
- * tenant as `tid`, and a tenant-bound key (a JWK with a concrete `issuer`) signing only for that tenant.
+ * tenant as `tid`, and the key's JWK `issuer` (a `{tenantid}` template, or one tenant's issuer) naming
+ * the token's issuer once the template is filled in with `tid`.
  */
 const checkTenant = (
   settings: Settings,
@@ -276,12 +277,15 @@ const checkTenant = (
   const keyIssuer = verified.key.jwk.issuer
   if (keyIssuer !== undefined) {
     // A JWK's `issuer` is `{authority}/{tenantid}/v2.0` for Microsoft's shared keys (any tenant), or one
-    // tenant's issuer for keys bound to it (apps with their own signing keys). A bound key proves nothing
-    // for another tenant. It is written in the v2 shape also for v1 tokens of that tenant.
-    const bound =
-      typeof keyIssuer !== "string" ||
-      (!keyIssuer.includes(tenantTemplate) && keyIssuer !== iss && keyIssuer !== v2Issuer(settings.authority, tid))
-    if (bound) return invalid("bad-signature", "The signing key belongs to another issuer")
+    // tenant's issuer for keys bound to it (apps with their own signing keys). As Microsoft prescribes,
+    // the template is filled in with the token's `tid` and must then be the token's `iss`: merely
+    // containing `{tenantid}` proves nothing (`https://evil.example/{tenantid}/v2.0` would pass), and a
+    // bound key proves nothing for another tenant. Either is written in the v2 shape also for v1 tokens,
+    // so the tenant's v2 issuer under the configured authority counts as well.
+    const resolved = typeof keyIssuer === "string" ? keyIssuer.replaceAll(tenantTemplate, tid) : undefined
+    if (resolved === undefined || (resolved !== iss && resolved !== v2Issuer(settings.authority, tid))) {
+      return invalid("bad-signature", "The signing key belongs to another issuer")
+    }
   }
   const aud = claims.aud
   const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : []
@@ -403,8 +407,9 @@ const jwksUri = (
  *
  * Refusals: an issuer of another tenant is `unknown-issuer` (no issuer accepts it); `iss` naming another
  * tenant than `tid` is `wrong-issuer`, a missing `tid` `missing-claim`, a `tid` that is not a GUID
- * `invalid-claim`; a tenant-bound key signing for another tenant is `bad-signature`; an `aud` that is
- * not configured, or Microsoft Graph, is `wrong-audience`.
+ * `invalid-claim`; a key whose JWK `issuer`, with `{tenantid}` replaced by `tid`, is neither the token's
+ * `iss` nor its tenant's v2 issuer (a key bound to another tenant, a template on another host) is
+ * `bad-signature`; an `aud` that is not configured, or Microsoft Graph, is `wrong-audience`.
  *
  * @since 0.1.0
  */

@@ -22,6 +22,8 @@ import * as IdentityServer from "./fixtures/CognitoIdentityServer.js"
 
 const POOL = "us-east-1_AbC123xyz"
 const CLIENT = "4r5t6y7u8i9o0pclient"
+const OTHER_CLIENT = "1q2w3e4r5t6y7uother"
+const ADMIN_ROLE = "arn:aws:iam::123456789012:role/pool-admins"
 const IDENTITY_POOL = "us-east-1:0a1b2c3d-1111-2222-3333-444455556666"
 const PROVIDER_NAME = `cognito-idp.us-east-1.amazonaws.com/${POOL}`
 
@@ -30,29 +32,33 @@ const withHttp = <A, E>(self: Effect.Effect<A, E, HttpClient.HttpClient | Scope.
 
 type Overrides = Omit<Partial<CognitoIdentityPool.Options>, "userPool"> & {
   readonly serverProviderName?: string
+  readonly verifier?: CognitoIdentityPool.Options["userPool"]["verifier"]
 }
 
 /** A user pool (the test kit's issuer), an identity pool endpoint trusting it, and the service under test. */
 const setup = (overrides: Overrides = {}) =>
   Effect.gen(function* () {
-    const { serverProviderName, ...options } = overrides
+    const { serverProviderName, verifier, ...options } = overrides
     const kit = yield* Issuer.scoped({ issuerPath: `/${POOL}`, jwksPath: `/${POOL}/.well-known/jwks.json` })
     const identity = yield* IdentityServer.scoped({
       identityPoolId: IDENTITY_POOL,
       providerName: serverProviderName ?? PROVIDER_NAME,
-      userPool: { issuer: kit.issuer, jwksUrl: kit.jwksUrl, clientId: CLIENT }
+      userPool: { issuer: kit.issuer, jwksUrl: kit.jwksUrl, clientIds: [CLIENT, OTHER_CLIENT] }
     })
     const service = yield* CognitoIdentityPool.make({
       identityPoolId: IDENTITY_POOL,
       endpoint: identity.url,
-      userPool: { userPoolId: POOL, clientIds: [CLIENT], endpoint: kit.baseUrl },
+      userPool: { userPoolId: POOL, clientIds: [CLIENT, OTHER_CLIENT], endpoint: kit.baseUrl, verifier },
       ...options
     })
-    const idToken = (sub = "user-1", claims: Record<string, unknown> = {}, expiresIn = 3600) =>
+    const idToken = (sub = "user-1", claims: Record<string, unknown> = {}, expiresIn = 3600, audience = CLIENT) =>
       Effect.promise(() =>
-        kit.mint({ token_use: "id", "cognito:username": sub, ...claims }, { subject: sub, audience: CLIENT, expiresIn })
+        kit.mint({ token_use: "id", "cognito:username": sub, ...claims }, { subject: sub, audience, expiresIn })
       )
-    return { kit, identity, service, idToken }
+    /** The role the identity pool chose for credentials it issued. */
+    const roleOf = (credentials: CognitoIdentityPool.AwsCredentials) =>
+      identity.issuedTo.get(credentials.accessKeyId)?.role
+    return { kit, identity, service, idToken, roleOf }
   })
 
 /** Starts the test clock at the real time (the fixture verifies tokens against the real time). */
@@ -168,7 +174,86 @@ describe("CognitoIdentityPool", () => {
     )
   )
 
-  it.scoped("caches credentials per user until refreshBefore before they expire", () =>
+  it.scopedLive("caches per id token: each token of a user gets the role the identity pool picks for it", () =>
+    withHttp(
+      Effect.gen(function* () {
+        const { identity, idToken, roleOf, service } = yield* setup()
+        // One user: an admin's token (groups → preferred role), the same user's token after leaving the
+        // group, and a token from another app client (a per-client role).
+        const admin = yield* idToken("alice", { "cognito:groups": ["admins"], "cognito:preferred_role": ADMIN_ROLE })
+        const plain = yield* idToken("alice")
+        const otherClient = yield* idToken("alice", {}, 3600, OTHER_CLIENT)
+        expect(new Set([admin, plain, otherClient]).size).toBe(3)
+
+        const forAdmin = yield* service.credentialsFor(admin)
+        const forPlain = yield* service.credentialsFor(plain)
+        const forOtherClient = yield* service.credentialsFor(otherClient)
+        expect(identity.issued).toBe(3)
+        expect([roleOf(forAdmin), roleOf(forPlain), roleOf(forOtherClient)]).toEqual([
+          ADMIN_ROLE,
+          IdentityServer.clientRole(CLIENT),
+          IdentityServer.clientRole(OTHER_CLIENT)
+        ])
+        // The same identity, but three different sets of credentials.
+        expect(new Set([forAdmin, forPlain, forOtherClient].map((credentials) => credentials.identityId))).toEqual(
+          new Set([identity.identityIdFor("alice")])
+        )
+        expect(new Set([forAdmin, forPlain, forOtherClient].map((credentials) => credentials.accessKeyId)).size).toBe(3)
+
+        // Each token is served its own cached credentials.
+        expect((yield* service.credentialsFor(plain)).accessKeyId).toBe(forPlain.accessKeyId)
+        expect((yield* service.credentialsFor(admin)).accessKeyId).toBe(forAdmin.accessKeyId)
+        expect((yield* service.credentialsFor(Redacted.make(otherClient))).accessKeyId).toBe(forOtherClient.accessKeyId)
+        expect(identity.issued).toBe(3)
+      })
+    )
+  )
+
+  it.scopedLive("a new token of a cached user is exchanged, so the identity pool's refusal is seen", () =>
+    withHttp(
+      Effect.gen(function* () {
+        const { identity, idToken, service } = yield* setup()
+        yield* service.credentialsFor(yield* idToken("alice"))
+        // Signed out everywhere: the identity pool refuses the user's tokens from now on.
+        identity.setFault({ _tag: "Error", type: "NotAuthorizedException" })
+        const next = yield* idToken("alice", { auth_time: 1 })
+        expect(yield* Effect.flip(service.credentialsFor(next))).toMatchObject({
+          _tag: "InvalidToken",
+          reason: "revoked"
+        })
+        expect(identity.requests.GetId).toBe(2)
+      })
+    )
+  )
+
+  it.scoped("never serves cached credentials past the token's exp, even when they last longer", () =>
+    withHttp(
+      Effect.gen(function* () {
+        yield* syncTestClock
+        // A tolerance, so the verifier still takes the token just after its exp and only the cache decides.
+        const { identity, idToken, service } = yield* setup({ verifier: { clockTolerance: "2 minutes" } })
+        yield* followClock(identity)
+        // The token expires after 30 minutes, the credentials after an hour.
+        const token = yield* idToken("alice", {}, 30 * 60)
+        const first = yield* service.credentialsFor(token)
+        expect(first.expiration.getTime()).toBeGreaterThan((yield* Clock.currentTimeMillis) + 55 * 60_000)
+
+        yield* TestClock.adjust("29 minutes")
+        expect((yield* service.credentialsFor(token)).accessKeyId).toBe(first.accessKeyId)
+        expect(identity.issued).toBe(1)
+
+        yield* TestClock.adjust("2 minutes")
+        const after = yield* service.credentialsFor(token)
+        expect(after.accessKeyId).not.toBe(first.accessKeyId)
+        expect(identity.issued).toBe(2)
+        // Nor are credentials kept for a token that has already expired.
+        yield* service.credentialsFor(token)
+        expect(identity.issued).toBe(3)
+      })
+    )
+  )
+
+  it.scoped("caches credentials per token until refreshBefore before they expire", () =>
     withHttp(
       Effect.gen(function* () {
         yield* syncTestClock
@@ -218,7 +303,7 @@ describe("CognitoIdentityPool", () => {
     )
   )
 
-  it.scopedLive("keeps one entry per user, the least recently used dropped first", () =>
+  it.scopedLive("keeps one entry per token, the least recently used dropped first", () =>
     withHttp(
       Effect.gen(function* () {
         const { identity, idToken, service } = yield* setup({ maxEntries: 2 })
@@ -239,21 +324,31 @@ describe("CognitoIdentityPool", () => {
     )
   )
 
-  it.scopedLive("shares one exchange among concurrent requests for the same user", () =>
+  it.scopedLive("shares one exchange among concurrent requests with the same token, and only those", () =>
     withHttp(
       Effect.gen(function* () {
-        const { identity, idToken, service } = yield* setup()
+        const { identity, idToken, roleOf, service } = yield* setup()
         identity.setFault({ _tag: "Slow", millis: 300 }, "GetId")
         const token = yield* idToken("alice")
+        const admin = yield* idToken("alice", { "cognito:groups": ["admins"], "cognito:preferred_role": ADMIN_ROLE })
         const other = yield* idToken("bob")
         const results = yield* Effect.all(
-          [...Array.from({ length: 10 }, () => service.credentialsFor(token)), service.credentialsFor(other)],
+          [
+            ...Array.from({ length: 10 }, () => service.credentialsFor(token)),
+            service.credentialsFor(other),
+            service.credentialsFor(admin)
+          ],
           { concurrency: "unbounded" }
         )
         const alice = results.slice(0, 10)
         expect(new Set(alice.map((credentials) => credentials.accessKeyId)).size).toBe(1)
         expect(results[10]?.identityId).toBe(identity.identityIdFor("bob"))
-        expect(identity.requests).toEqual({ GetId: 2, GetCredentialsForIdentity: 2 })
+        // The same user's other token did not join the first token's exchange.
+        const forAdmin = results[11]
+        expect(forAdmin?.identityId).toBe(identity.identityIdFor("alice"))
+        expect(forAdmin === undefined ? undefined : roleOf(forAdmin)).toBe(ADMIN_ROLE)
+        expect(alice[0] === undefined ? undefined : roleOf(alice[0])).toBe(IdentityServer.clientRole(CLIENT))
+        expect(identity.requests).toEqual({ GetId: 3, GetCredentialsForIdentity: 3 })
       })
     )
   )
@@ -407,7 +502,7 @@ describe("CognitoIdentityPool", () => {
       const identity = yield* IdentityServer.scoped({
         identityPoolId: IDENTITY_POOL,
         providerName: PROVIDER_NAME,
-        userPool: { issuer: kit.issuer, jwksUrl: kit.jwksUrl, clientId: CLIENT }
+        userPool: { issuer: kit.issuer, jwksUrl: kit.jwksUrl, clientIds: [CLIENT] }
       })
       const token = yield* Effect.promise(() => kit.mint({ token_use: "id" }, { subject: "alice", audience: CLIENT }))
       const configured = ConfigProvider.fromMap(

@@ -294,6 +294,93 @@ describe("EntraId signing keys", () => {
     })
   )
 
+  it.scopedLive("Microsoft's {tenantid} template, filled in with tid, signs for any tenant's v1 and v2 tokens", () =>
+    Effect.gen(function* () {
+      // Microsoft's shared keys carry `{authority}/{tenantid}/v2.0`, as login.microsoftonline.com publishes
+      // `https://login.microsoftonline.com/{tenantid}/v2.0`.
+      const template = (_key: Keys.SigningKey, authority: string) => `${authority}/{tenantid}/v2.0`
+      const ms = yield* microsoft({ keyIssuer: template })
+      const common = yield* entra({ tenant: "common", audience: clientId, authority: ms.authority })
+      const tenantOnly = yield* microsoft({ keyIssuer: template, discoveryTenant: tenantC })
+      const single = yield* entra({ tenant: tenantC, audience: clientId, authority: tenantOnly.authority })
+      for (const version of ["1.0", "2.0"] as const) {
+        for (const tid of [tenantA, tenantB]) {
+          const principal = yield* bearer(common, yield* ms.token({ tid, version }))
+          expect(principal.claims.tid).toBe(tid)
+        }
+        yield* bearer(single, yield* tenantOnly.token({ tid: tenantC, version }))
+      }
+    })
+  )
+
+  it.scopedLive("a {tenantid} template that, filled in, is not the token's issuer cannot sign", () =>
+    Effect.gen(function* () {
+      const templates = ["evil-host", "https-twin", "no-version", "doubled", "v1-shape"] as const
+      const keys = yield* Effect.forEach(templates, (kid) => Effect.promise(() => Keys.generate("RS256", { kid })))
+      const templateOf = (kid: string | undefined, authority: string): string => {
+        switch (kid) {
+          case "evil-host":
+            return "https://evil.example/{tenantid}/v2.0"
+          case "https-twin":
+            return `${authority.replace(/^http:/, "https:")}/{tenantid}/v2.0`
+          case "no-version":
+            return `${authority}/{tenantid}`
+          case "doubled":
+            return `${authority}/{tenantid}/{tenantid}/v2.0`
+          case "v1-shape":
+            return "https://sts.windows.net/{tenantid}/"
+          default:
+            return `${authority}/{tenantid}/v2.0`
+        }
+      }
+      const ms = yield* microsoft({ keyIssuer: (key, authority) => templateOf(key.kid, authority) })
+      for (const key of keys) ms.server.addKey(key)
+      const auth = yield* entra({ tenant: "common", audience: clientId, authority: ms.authority })
+      for (const key of keys) {
+        for (const version of ["1.0", "2.0"] as const) {
+          // Microsoft's rule: substitute, then compare with `iss`. A v1-shaped template is the issuer of v1
+          // tokens, so it may sign those, and nothing else.
+          if (key.kid === "v1-shape" && version === "1.0") {
+            yield* bearer(auth, yield* ms.token({ tid: tenantA, version, key }))
+            continue
+          }
+          const error = yield* refusal(auth, yield* ms.token({ tid: tenantA, version, key }))
+          expect(error, `${key.kid} ${version}`).toMatchObject({ _tag: "InvalidToken", reason: "bad-signature" })
+        }
+      }
+      // The shared key, with Microsoft's template, still signs for the same tenant.
+      yield* bearer(auth, yield* ms.token({ tid: tenantA }))
+    })
+  )
+
+  it.scopedLive("a concrete issuer of another tenant cannot sign, in either shape", () =>
+    Effect.gen(function* () {
+      const v2Bound = yield* Effect.promise(() => Keys.generate("RS256", { kid: "v2-bound-to-b" }))
+      const v1Bound = yield* Effect.promise(() => Keys.generate("RS256", { kid: "v1-bound-to-b" }))
+      const ms = yield* microsoft({
+        keyIssuer: (key, authority) =>
+          key.kid === v2Bound.kid
+            ? `${authority}/${tenantB}/v2.0`
+            : key.kid === v1Bound.kid
+              ? v1(tenantB)
+              : `${authority}/{tenantid}/v2.0`
+      })
+      ms.server.addKey(v2Bound)
+      ms.server.addKey(v1Bound)
+      const auth = yield* entra({ tenant: "common", audience: clientId, authority: ms.authority })
+      for (const key of [v2Bound, v1Bound]) {
+        for (const version of ["1.0", "2.0"] as const) {
+          const error = yield* refusal(auth, yield* ms.token({ tid: tenantA, version, key }))
+          expect(error, `${key.kid} ${version}`).toMatchObject({ _tag: "InvalidToken", reason: "bad-signature" })
+        }
+      }
+      // A v1-shaped bound issuer is the issuer of its tenant's v1 tokens only.
+      yield* bearer(auth, yield* ms.token({ tid: tenantB, version: "1.0", key: v1Bound }))
+      const v2Error = yield* refusal(auth, yield* ms.token({ tid: tenantB, version: "2.0", key: v1Bound }))
+      expect(v2Error).toMatchObject({ _tag: "InvalidToken", reason: "bad-signature" })
+    })
+  )
+
   it.scopedLive("keys without an issuer member are Microsoft's shared keys", () =>
     Effect.gen(function* () {
       const ms = yield* microsoft({ keyIssuer: () => undefined })
