@@ -1,8 +1,8 @@
 /**
- * A provider's published keys (JWKS), fetched on first use and kept fresh: refreshed after an interval or a
- * number of uses, refetched once when a token names a key it does not know (then not again for a cooldown),
- * one fetch at a time however many requests wait for it, and the last good keys served for a while when
- * the provider cannot be reached.
+ * A provider's published keys (JWKS), fetched on first use and kept fresh: refreshed in the background after
+ * an interval or a number of uses, refetched once when a token names a key it does not know (then not again
+ * for a cooldown), one fetch at a time however many requests wait for it, and the last good keys served for
+ * a while when the provider cannot be reached.
  *
  * @since 0.1.0
  */
@@ -20,7 +20,7 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { fetchJson, FetchFailure } from "./internal/fetchJson.js"
+import { fetchJson } from "./internal/fetchJson.js"
 import * as KeySet from "./KeySet.js"
 
 /**
@@ -39,12 +39,17 @@ export interface Options {
   readonly provider?: string | undefined
   /** Refetch when the keys are this old (default 20 minutes, `JWKS_CACHE_INTERVAL`). */
   readonly refreshInterval?: Duration.DurationInput | undefined
-  /** Refetch after the keys served this many `keysFor` calls (default 1000, `JWKS_CACHE_USAGES`). */
+  /**
+   * Refetch after the keys served this many `keysFor` calls (default 1000, `JWKS_CACHE_USAGES`), but not
+   * before they are `unknownKidCooldown` old: every call counts, forged tokens included, so the floor keeps
+   * a flood of tokens from turning into a flood of fetches.
+   */
   readonly refreshAfterUses?: number | undefined
   /**
    * After a token with an unknown `kid` caused a refetch, further unknown `kid`s are refused without
    * fetching for this long (default 30 seconds). Also how long a failed refresh waits before the next try
-   * while the last good keys are served.
+   * while the last good keys are served, and the least time between refreshes triggered by
+   * `refreshAfterUses`.
    */
   readonly unknownKidCooldown?: Duration.DurationInput | undefined
   /** How long the last good keys keep serving while refreshes fail (default 24 hours). */
@@ -100,6 +105,16 @@ interface Snapshot {
 /**
  * Makes a cache. Nothing is fetched until the first `keysFor` (or `refresh`); a fetch under way when the
  * scope closes is interrupted.
+ *
+ * A refresh that falls due (by `refreshInterval`, or by `refreshAfterUses` at most once per
+ * `unknownKidCooldown`) runs in the background: requests keep being answered with the current keys
+ * meanwhile. A request waits for a fetch only when there are no keys yet, or when the keys are due and older
+ * than `maxStale`.
+ *
+ * A JWKS answered with `200` and the right shape is authoritative: the keys it holds replace the previous
+ * ones, even when none of them is usable (every token is then refused `unknown-key`, and the set is logged
+ * as an error), so a key the provider stops publishing stops verifying at the next refresh. Only a fetch
+ * that fails (transport, status, content type, size, JSON or shape) keeps the last good keys.
  *
  * `keysFor` fails `ProviderUnavailable` when there are no keys (the first fetch failed; for one second after
  * that the same failure is answered without fetching), when a refresh failed and the last good keys are
@@ -168,13 +183,12 @@ export const make = (options: Options): Effect.Effect<JwksCache, never, HttpClie
       }).pipe(Effect.provideService(HttpClient.HttpClient, client))
       const keySet = yield* KeySet.fromJwks(document)
       if (keySet.size === 0) {
-        // A set with no usable key is a broken publication, not a revocation of every key: keep what we
-        // have rather than refuse every token.
-        return yield* new AuthError.ProviderUnavailable({
-          reason: "bad-response",
-          provider,
-          cause: new FetchFailure("The JWKS has no usable signing key")
-        })
+        // The provider answered, so this is what it publishes now: an emptied set may be the revocation of
+        // a compromised key, and keeping the old keys would let them verify for up to maxStale. Refusing
+        // every token is the safe reading; the error log says why.
+        yield* Effect.logError("The JWKS has no usable signing key; every token is refused until it has one").pipe(
+          Effect.annotateLogs({ provider, url: describeUrl(target) })
+        )
       }
       return { keySet, fetchedAt: yield* Clock.currentTimeMillis }
     })
@@ -187,7 +201,9 @@ export const make = (options: Options): Effect.Effect<JwksCache, never, HttpClie
           current = exit.value
           uses = 0
           lastFailure = undefined
-          return
+          return yield* Effect.logDebug("JWKS fetched").pipe(
+            Effect.annotateLogs({ provider, keys: exit.value.keySet.size })
+          )
         }
         const error = Cause.failureOption(exit.cause)
         if (error._tag === "None") return
@@ -208,24 +224,49 @@ export const make = (options: Options): Effect.Effect<JwksCache, never, HttpClie
     // Single flight: the first caller starts the fetch in a fiber of the cache's scope; everyone else (and
     // the first caller too) awaits its Deferred. A caller that is interrupted (its request timed out) stops
     // waiting without cancelling the fetch the others share.
-    const fetchShared: Effect.Effect<Snapshot, AuthError.ProviderUnavailable> = Effect.uninterruptible(
-      Effect.suspend(() => {
-        if (inflight !== undefined) return Effect.succeed(inflight)
-        const deferred = Deferred.unsafeMake<Snapshot, AuthError.ProviderUnavailable>(FiberId.none)
-        inflight = deferred
-        return fetchOnce.pipe(
-          Effect.interruptible,
-          Effect.onExit((exit) => Effect.zipRight(record(exit), Deferred.done(deferred, exit))),
-          Effect.forkIn(scope),
-          Effect.as(deferred)
-        )
-      })
-    ).pipe(Effect.flatMap(Deferred.await))
+    const startFetch: Effect.Effect<Deferred.Deferred<Snapshot, AuthError.ProviderUnavailable>> =
+      Effect.uninterruptible(
+        Effect.suspend(() => {
+          if (inflight !== undefined) return Effect.succeed(inflight)
+          const deferred = Deferred.unsafeMake<Snapshot, AuthError.ProviderUnavailable>(FiberId.none)
+          inflight = deferred
+          return fetchOnce.pipe(
+            Effect.interruptible,
+            Effect.onExit((exit) => Effect.zipRight(record(exit), Deferred.done(deferred, exit))),
+            Effect.forkIn(scope),
+            Effect.as(deferred)
+          )
+        })
+      )
 
-    const staleOr = (snapshot: Snapshot, error: AuthError.ProviderUnavailable, now: number) =>
-      now - snapshot.fetchedAt < settings.maxStaleMillis ? Effect.succeed(snapshot.keySet) : Effect.fail(error)
+    const fetchShared: Effect.Effect<Snapshot, AuthError.ProviderUnavailable> = Effect.flatMap(
+      startFetch,
+      Deferred.await
+    )
 
-    /** The keys to answer with, fetching first when there are none or they are due for a refresh. */
+    /** Whether the keys should be refetched: by age, or by uses but not more often than the cooldown. */
+    const isDue = (snapshot: Snapshot, now: number): boolean => {
+      const age = now - snapshot.fetchedAt
+      return (
+        age >= settings.refreshIntervalMillis ||
+        // Every keysFor counts, forged tokens included: without the floor, traffic alone could make us
+        // fetch as often as it likes.
+        (uses >= settings.refreshAfterUses && age >= settings.cooldownMillis)
+      )
+    }
+
+    /** A refresh failed recently and none is under way: the next try waits for the cooldown. */
+    const coolingDown = (now: number): AuthError.ProviderUnavailable | undefined =>
+      lastFailure !== undefined && inflight === undefined && now - lastFailure.at < settings.cooldownMillis
+        ? lastFailure.error
+        : undefined
+
+    /**
+     * The keys to answer with. A due refresh runs in the background while the current keys answer (stale
+     * while revalidate), so no request waits for the provider, however slow, and forged tokens cannot make
+     * legitimate ones wait either. A request waits only when there is nothing it may answer with: no keys
+     * yet, or keys due for a refresh and older than `maxStale`.
+     */
     const keySetForUse: Effect.Effect<KeySet.KeySet, AuthError.ProviderUnavailable> = Effect.flatMap(
       Clock.currentTimeMillis,
       (now) => {
@@ -236,19 +277,15 @@ export const make = (options: Options): Effect.Effect<JwksCache, never, HttpClie
           }
           return Effect.map(fetchShared, (fetched) => countUse(fetched.keySet))
         }
-        const due = now - snapshot.fetchedAt >= settings.refreshIntervalMillis || uses >= settings.refreshAfterUses
-        if (!due) return Effect.succeed(countUse(snapshot.keySet))
-        // Refreshes failed recently: serve the last good keys (or fail) without fetching again.
-        if (lastFailure !== undefined && inflight === undefined && now - lastFailure.at < settings.cooldownMillis) {
-          return Effect.map(staleOr(snapshot, lastFailure.error, now), countUse)
+        if (!isDue(snapshot, now)) return Effect.succeed(countUse(snapshot.keySet))
+        const recentFailure = coolingDown(now)
+        if (now - snapshot.fetchedAt < settings.maxStaleMillis) {
+          // A failure is recorded and logged by the fetch itself; the keys keep serving until maxStale.
+          const keySet = countUse(snapshot.keySet)
+          return recentFailure === undefined ? Effect.as(startFetch, keySet) : Effect.succeed(keySet)
         }
-        return fetchShared.pipe(
-          Effect.map((fetched) => fetched.keySet),
-          Effect.catchAll((error) =>
-            Effect.flatMap(Clock.currentTimeMillis, (later) => staleOr(snapshot, error, later))
-          ),
-          Effect.map(countUse)
-        )
+        if (recentFailure !== undefined) return Effect.fail(recentFailure)
+        return Effect.map(fetchShared, (fetched) => countUse(fetched.keySet))
       }
     )
 

@@ -109,6 +109,14 @@ const importFor = (entry: Entry, alg: Algorithm): Effect.Effect<VerificationKey 
       key === undefined ? undefined : { kid: entry.binding.kid, alg, key, jwk: entry.binding.jwk }
   )
 
+/**
+ * The most keys a token without `kid` is tried against. When more keys are bound to its algorithm the
+ * token is refused (`unknown-key`): it must name its key.
+ *
+ * @since 0.1.0
+ */
+export const maxKeysWithoutKid = 4
+
 // One answer whether the kid is unknown, bound to another algorithm or failed to import: telling
 // these apart would let a caller probe which kids and algorithms the set holds.
 const unknownKey = () => new AuthError.InvalidToken({ reason: "unknown-key", detail: "No key can verify this token" })
@@ -124,6 +132,9 @@ const make = (entries: ReadonlyArray<Entry>): KeySet => {
         (entry) => entry.binding.algorithms.includes(alg) && (kid === undefined || entry.binding.kid === kid)
       )
       if (candidates.length === 0) return Effect.fail(unknownKey())
+      // Each candidate costs an import and a signature check: without this bound a kid-less token would
+      // cost work in proportion to the JWKS (up to 1 MiB of 16384-bit RSA keys).
+      if (kid === undefined && candidates.length > maxKeysWithoutKid) return Effect.fail(unknownKey())
       return Effect.flatMap(
         Effect.forEach(candidates, (entry) => importFor(entry, alg)),
         (imported) => {
@@ -138,14 +149,16 @@ const make = (entries: ReadonlyArray<Entry>): KeySet => {
 /**
  * Validates a JWKS document and binds its keys to algorithms. Skipped, never failing the set: keys of
  * an unknown `kty` or curve, with private members (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`),
- * `kty: "oct"`, `use` other than `"sig"`, `key_ops` without `"verify"`, RSA moduli under 2048 bits, and
- * an `alg` that is unsupported or disagrees with the key type. A key with `alg` verifies only that
- * algorithm. Keys are imported lazily, once per algorithm; a key that fails to import is skipped for
- * that algorithm. A document that is not `{ keys: [...] }` gives an empty set (and a warning).
+ * `kty: "oct"`, `use` other than `"sig"`, `key_ops` without `"verify"`, RSA moduli under 2048 bits (or
+ * over 16384), RSA exponents that are not an odd number from 3 to 2^32 - 1 spelt canonically (no leading
+ * zero byte), and an `alg` that is unsupported or disagrees with the key type. A key with `alg` verifies
+ * only that algorithm. Keys are imported lazily, once per algorithm; a key that fails to import is skipped
+ * for that algorithm. A document that is not `{ keys: [...] }` gives an empty set (and a warning).
  *
  * `keysFor` with a `kid` returns the keys with that `kid` bound to the algorithm (several when a
- * provider publishes duplicate kids: each is tried); without a `kid`, every key bound to it. No key,
- * whatever the cause, is `InvalidToken("unknown-key")`.
+ * provider publishes duplicate kids: each is tried); without a `kid`, every key bound to it, as long as
+ * there are at most `maxKeysWithoutKid` (4) of them. No key, whatever the cause, and too many keys for a
+ * token without `kid` are `InvalidToken("unknown-key")`.
  *
  * @example
  * import { KeySet } from "@effect-auth/jwt"

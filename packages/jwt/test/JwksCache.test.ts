@@ -1,7 +1,6 @@
 import type { AuthError } from "@effect-auth/core"
 import { JwksCache, JwtVerifier, Oidc } from "@effect-auth/jwt"
-import type { Keys } from "@effect-auth/testing"
-import { Issuer } from "@effect-auth/testing"
+import { Issuer, Keys } from "@effect-auth/testing"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigError from "effect/ConfigError"
@@ -9,12 +8,14 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
 
 const client = NodeHttpClient.layerUndici
 
@@ -25,22 +26,48 @@ const headerOf = (key: { readonly alg: Keys.Algorithm; readonly kid: string }) =
 
 const kidsOf = (keys: ReadonlyArray<{ readonly kid: string | undefined }>) => keys.map((key) => key.kid)
 
+/**
+ * The failure, or `"succeeded"`. Not `Effect.flip`: a test failing with keys as its error (which hold
+ * CryptoKeys) hangs the reporter instead of failing.
+ */
+const failureOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.either(effect), (result) => (Either.isLeft(result) ? result.left : "succeeded"))
+
 interface Line {
   readonly level: LogLevel.LogLevel
   readonly message: unknown
   readonly annotations: Record<string, unknown>
 }
 
-/** Runs `effect` with a logger that records every line. */
+/** Runs `effect` with a logger that records every line, debug included. */
 const capturingLogs = <A, E, R>(f: (lines: ReadonlyArray<Line>) => Effect.Effect<A, E, R>) => {
   const lines: Array<Line> = []
   const logger = Logger.make<unknown, void>(({ annotations, logLevel, message }) => {
     lines.push({ level: logLevel, message, annotations: Object.fromEntries(annotations) })
   })
-  return f(lines).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+  return f(lines).pipe(
+    Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+    Logger.withMinimumLogLevel(LogLevel.Debug)
+  )
 }
 
 const warnings = (lines: ReadonlyArray<Line>) => lines.filter((line) => line.level === LogLevel.Warning)
+const errors = (lines: ReadonlyArray<Line>) => lines.filter((line) => line.level === LogLevel.Error)
+/** Completed fetches: each successful one logs "JWKS fetched" at debug level. */
+const fetched = (lines: ReadonlyArray<Line>) => lines.filter((line) => String(line.message) === "JWKS fetched").length
+
+/**
+ * Waits until `condition` holds, polling in live time: a background refresh completes on the network's
+ * schedule, which the TestClock does not drive. Dies after 5 seconds.
+ */
+const eventually = (condition: () => boolean, what: string): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    for (let tries = 0; tries < 1000; tries++) {
+      if (condition()) return
+      yield* TestServices.provideLive(Effect.sleep("5 millis"))
+    }
+    return yield* Effect.die(new Error(`Still waiting for ${what}`))
+  })
 
 describe("JwksCache", () => {
   describe("refresh policy (TestClock, healthy issuer)", () => {
@@ -57,38 +84,98 @@ describe("JwksCache", () => {
       }).pipe(Effect.provide(client))
     )
 
-    it.scoped("refetches once refreshInterval (default 20 minutes) has passed since the last fetch", () =>
-      Effect.gen(function* () {
-        const issuer = yield* Issuer.scoped({ algorithm: "ES256" })
-        const cache = yield* cacheFor(issuer)
-        const header = headerOf(issuer.currentKey)
-        yield* cache.keysFor(header)
-        yield* TestClock.adjust("19 minutes")
-        yield* cache.keysFor(header)
-        expect(issuer.requests.jwks).toBe(1)
-        yield* TestClock.adjust("1 minute")
-        yield* cache.keysFor(header)
-        yield* cache.keysFor(header)
-        expect(issuer.requests.jwks).toBe(2)
-        yield* TestClock.adjust("21 minutes")
-        yield* cache.keysFor(header)
-        expect(issuer.requests.jwks).toBe(3)
-      }).pipe(Effect.provide(client))
+    it.scoped("refreshes once refreshInterval (default 20 minutes) has passed since the last fetch", () =>
+      capturingLogs((lines) =>
+        Effect.gen(function* () {
+          const issuer = yield* Issuer.scoped({ algorithm: "ES256" })
+          const cache = yield* cacheFor(issuer)
+          const header = headerOf(issuer.currentKey)
+          yield* cache.keysFor(header)
+          yield* TestClock.adjust("19 minutes")
+          yield* cache.keysFor(header)
+          expect(issuer.requests.jwks).toBe(1)
+          yield* TestClock.adjust("1 minute")
+          // Answered with the current keys while the refresh runs in the background.
+          expect(kidsOf(yield* cache.keysFor(header))).toEqual([header.kid])
+          yield* eventually(() => fetched(lines) === 2, "the refresh")
+          yield* cache.keysFor(header)
+          expect(issuer.requests.jwks).toBe(2)
+          yield* TestClock.adjust("19 minutes")
+          yield* cache.keysFor(header)
+          expect(issuer.requests.jwks).toBe(2)
+          yield* TestClock.adjust("1 minute")
+          yield* cache.keysFor(header)
+          yield* eventually(() => fetched(lines) === 3, "the second refresh")
+          expect(issuer.requests.jwks).toBe(3)
+        })
+      ).pipe(Effect.provide(client))
     )
 
-    it.scoped("refetches after refreshAfterUses (default 1000) keysFor calls", () =>
+    it.scoped("refreshes after refreshAfterUses (default 1000) keysFor calls, at most once per cooldown", () =>
+      capturingLogs((lines) =>
+        Effect.gen(function* () {
+          const issuer = yield* Issuer.scoped({ algorithm: "ES256" })
+          const cache = yield* cacheFor(issuer)
+          const header = headerOf(issuer.currentKey)
+          yield* cache.keysFor(header)
+          yield* TestClock.adjust("30 seconds")
+          yield* Effect.repeatN(cache.keysFor(header), 998)
+          expect(issuer.requests.jwks).toBe(1)
+          yield* cache.keysFor(header)
+          yield* eventually(() => fetched(lines) === 2, "the refresh")
+          expect(issuer.requests.jwks).toBe(2)
+
+          // 1000 more uses right after that refresh: due by count, but not before the cooldown has passed.
+          yield* Effect.repeatN(cache.keysFor(header), 1000)
+          yield* TestClock.adjust("29 seconds")
+          yield* cache.keysFor(header)
+          expect(issuer.requests.jwks).toBe(2)
+          yield* TestClock.adjust("1 second")
+          yield* cache.keysFor(header)
+          yield* eventually(() => fetched(lines) === 3, "the second refresh")
+          expect(issuer.requests.jwks).toBe(3)
+        })
+      ).pipe(Effect.provide(client))
+    )
+
+    it.scoped("use-triggered refreshes are rate limited: 5000 keysFor calls at one instant, one extra fetch", () =>
+      capturingLogs((lines) =>
+        Effect.gen(function* () {
+          const issuer = yield* Issuer.scoped({ algorithm: "ES256" })
+          const cache = yield* cacheFor(issuer)
+          const header = headerOf(issuer.currentKey)
+          yield* cache.keysFor(header)
+          yield* TestClock.adjust("30 seconds")
+          for (let burst = 0; burst < 5; burst++) {
+            yield* Effect.all(
+              Array.from({ length: 1000 }, () => cache.keysFor(header)),
+              { concurrency: "unbounded", discard: true }
+            )
+            // Time for a refresh this burst started to finish, so the next burst could start another.
+            yield* TestServices.provideLive(Effect.sleep("30 millis"))
+          }
+          yield* eventually(() => fetched(lines) >= 2, "the refresh")
+          expect(issuer.requests.jwks).toBe(2)
+        })
+      ).pipe(Effect.provide(client))
+    )
+
+    it.scopedLive("a due refresh does not delay requests, however slow the provider", () =>
       Effect.gen(function* () {
         const issuer = yield* Issuer.scoped({ algorithm: "ES256" })
-        const cache = yield* cacheFor(issuer)
+        const cache = yield* cacheFor(issuer, { refreshInterval: "100 millis", refreshAfterUses: 2 })
         const header = headerOf(issuer.currentKey)
-        yield* Effect.repeatN(cache.keysFor(header), 999)
-        expect(issuer.requests.jwks).toBe(1)
         yield* cache.keysFor(header)
+        issuer.setFault({ _tag: "Slow", millis: 2_000 }, "jwks")
+        yield* Effect.sleep("150 millis")
+        for (let i = 0; i < 5; i++) {
+          const started = Date.now()
+          expect(kidsOf(yield* cache.keysFor(header))).toEqual([header.kid])
+          expect(Date.now() - started).toBeLessThan(200)
+        }
+        // The refresh did start, once, and is still waiting for the provider.
+        yield* eventually(() => issuer.requests.jwks === 2, "the refresh request")
         expect(issuer.requests.jwks).toBe(2)
-        yield* Effect.repeatN(cache.keysFor(header), 998)
-        expect(issuer.requests.jwks).toBe(2)
-        yield* cache.keysFor(header)
-        expect(issuer.requests.jwks).toBe(3)
       }).pipe(Effect.provide(client))
     )
 
@@ -237,8 +324,8 @@ describe("JwksCache", () => {
             issuer.setFault({ _tag: "Down" }, "jwks")
             yield* TestClock.adjust("20 minutes")
             expect(kidsOf(yield* cache.keysFor(header))).toEqual([header.kid])
+            yield* eventually(() => warnings(lines).length === 1, "the failed refresh")
             expect(issuer.requests.jwks).toBe(2)
-            expect(warnings(lines)).toHaveLength(1)
             expect(warnings(lines)[0]?.annotations).toMatchObject({
               provider: "test-idp",
               reason: "unreachable",
@@ -249,11 +336,11 @@ describe("JwksCache", () => {
             yield* Effect.repeatN(cache.keysFor(header), 9)
             expect(issuer.requests.jwks).toBe(2)
             yield* TestClock.adjust("30 seconds")
-            yield* cache.keysFor(header)
+            expect(kidsOf(yield* cache.keysFor(header))).toEqual([header.kid])
+            yield* eventually(() => warnings(lines).length === 2, "the second failed refresh")
             expect(issuer.requests.jwks).toBe(3)
-            expect(warnings(lines)).toHaveLength(2)
 
-            // The keys are now an hour old.
+            // The keys are now an hour old: the request waits for the fetch, and fails with it.
             yield* TestClock.adjust("40 minutes")
             const error = yield* Effect.flip(cache.keysFor(header))
             expect(error).toMatchObject({ _tag: "ProviderUnavailable", reason: "unreachable", provider: "test-idp" })
@@ -268,19 +355,6 @@ describe("JwksCache", () => {
             expect(issuer.requests.jwks).toBe(5)
           })
         ).pipe(Effect.provide(client))
-    )
-
-    it.scoped("keeps the last good keys when the provider publishes a set without a usable key", () =>
-      Effect.gen(function* () {
-        const issuer = yield* Issuer.scoped({ algorithm: "ES256" })
-        const cache = yield* cacheFor(issuer)
-        const key = issuer.currentKey
-        yield* cache.keysFor(headerOf(key))
-        issuer.removeKey(key.kid)
-        const error = yield* Effect.flip(cache.refresh)
-        expect(error).toMatchObject({ _tag: "ProviderUnavailable", reason: "bad-response" })
-        expect(kidsOf(yield* cache.keysFor(headerOf(key)))).toEqual([key.kid])
-      }).pipe(Effect.provide(client))
     )
 
     it.scoped("does not remember a failed first fetch for long: after a short backoff it tries again", () =>
@@ -342,6 +416,76 @@ describe("JwksCache", () => {
         expect(kidsOf(keys)).toEqual([issuer.currentKey.kid])
         expect(issuer.requests.jwks).toBe(1)
       }).pipe(Effect.provide(client))
+    )
+  })
+
+  describe("a published set is authoritative", () => {
+    it.scoped("a set without a usable key replaces the keys: a removed key stops verifying, and it is logged", () =>
+      capturingLogs((lines) =>
+        Effect.gen(function* () {
+          const issuer = yield* Issuer.scoped({ algorithm: "ES256" })
+          const cache = yield* cacheFor(issuer)
+          const key = issuer.currentKey
+          yield* cache.keysFor(headerOf(key))
+          // What is left is a 1024-bit RSA key, which is never used.
+          issuer.addKey(yield* Effect.promise(() => Keys.generate("RS256", { kid: "weak", modulusLength: 1024 })))
+          issuer.removeKey(key.kid)
+          yield* cache.refresh
+          expect(errors(lines)).toHaveLength(1)
+          expect(errors(lines)[0]?.annotations).toEqual({ provider: "test-idp", url: issuer.jwksUrl })
+          expect(warnings(lines)).toHaveLength(0)
+          expect(yield* failureOf(cache.keysFor(headerOf(key)))).toMatchObject({
+            _tag: "InvalidToken",
+            reason: "unknown-key"
+          })
+          expect(yield* failureOf(cache.keysFor({ alg: "RS256", kid: "weak" }))).toMatchObject({
+            reason: "unknown-key"
+          })
+          // The unknown kid was refetched once (the same set, logged again), then refused without fetching.
+          expect(issuer.requests.jwks).toBe(3)
+          expect(errors(lines)).toHaveLength(2)
+
+          // Published again, it verifies again (after the unknown-kid cooldown).
+          issuer.addKey(key)
+          yield* TestClock.adjust("30 seconds")
+          expect(kidsOf(yield* cache.keysFor(headerOf(key)))).toEqual([key.kid])
+        })
+      ).pipe(Effect.provide(client))
+    )
+
+    it.scoped("the issuer removes every key: after the refresh, a token signed by the old key is refused", () =>
+      capturingLogs((lines) =>
+        Effect.gen(function* () {
+          // The issuer stamps tokens with the real time.
+          yield* TestClock.setTime(Date.now())
+          const issuer = yield* Issuer.scoped({ algorithm: "ES256" })
+          const cache = yield* cacheFor(issuer)
+          const verifier = yield* JwtVerifier.make({
+            algorithms: ["ES256"],
+            issuer: issuer.issuer,
+            cache: { maxEntries: 10 }
+          })
+          const key = issuer.currentKey
+          const token = yield* Effect.promise(() => issuer.mint())
+          expect((yield* verifier.verify(token, cache)).key.kid).toBe(key.kid)
+
+          issuer.removeKey(key.kid)
+          yield* TestClock.adjust("20 minutes")
+          // This request is answered with the keys it had while the refresh runs; the next ones are not.
+          yield* verifier.verify(token, cache)
+          yield* eventually(() => fetched(lines) === 2, "the refresh")
+          expect(yield* Effect.flip(verifier.verify(token, cache))).toMatchObject({
+            _tag: "InvalidToken",
+            reason: "unknown-key"
+          })
+          // One refetch for the unknown kid, as for any rotation, then refused without fetching.
+          expect(issuer.requests.jwks).toBe(3)
+          expect(yield* Effect.flip(verifier.verify(token, cache))).toMatchObject({ reason: "unknown-key" })
+          expect(issuer.requests.jwks).toBe(3)
+          expect(errors(lines).length).toBeGreaterThanOrEqual(1)
+          expect(warnings(lines)).toHaveLength(0)
+        })
+      ).pipe(Effect.provide(client))
     )
   })
 
@@ -420,10 +564,11 @@ describe("JwksCache", () => {
         const context = yield* Layer.build(layer).pipe(withEnv({ JWKS_CACHE_USAGES: "3" }))
         const cache = Context.get(context, JwksCache.JwksCache)
         const header = headerOf(issuer.currentKey)
-        yield* Effect.repeatN(cache.keysFor(header), 2)
+        yield* Effect.repeatN(cache.keysFor(header), 3)
         expect(issuer.requests.jwks).toBe(1)
+        yield* TestClock.adjust("30 seconds")
         yield* cache.keysFor(header)
-        expect(issuer.requests.jwks).toBe(2)
+        yield* eventually(() => issuer.requests.jwks === 2, "the refresh")
 
         const error = yield* Effect.flip(Layer.build(layer).pipe(withEnv({ JWKS_CACHE_INTERVAL: "0" })))
         expect(ConfigError.isConfigError(error)).toBe(true)

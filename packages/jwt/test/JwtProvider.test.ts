@@ -17,6 +17,8 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
 import { Buffer } from "node:buffer"
 
 const bearer = (token: string) => Credential.Bearer({ token: Redacted.make(token) })
@@ -383,9 +385,11 @@ describe("JwtProvider configuration", () => {
     })
   )
 
-  it.scopedLive("issuerFromConfig builds a working issuer from the environment, JWKS settings included", () =>
+  it.scoped("issuerFromConfig builds a working issuer from the environment, JWKS settings included", () =>
     withHttp(
       Effect.gen(function* () {
+        // The issuer stamps tokens with the real time; the TestClock starts there so the cooldown can pass.
+        yield* TestClock.setTime(Date.now())
         const kit = yield* Issuer.scoped({ algorithm: "ES384" })
         const provider = yield* JwtProvider.provider([JwtProvider.issuerFromConfig()]).pipe(
           withEnv({
@@ -400,7 +404,12 @@ describe("JwtProvider configuration", () => {
         for (let i = 0; i < 3; i++) {
           expect(yield* authenticate(provider, yield* mint(kit))).toMatchObject({ id: "user-1", provider: "jwt" })
         }
-        // Refreshed after two verifications with the cached keys (JWKS_CACHE_USAGES=2), and never discovered.
+        // Due after two verifications (JWKS_CACHE_USAGES=2), but a refresh triggered by uses waits for the
+        // 30 s cooldown since the last fetch; it then runs in the background. Never discovered.
+        expect(kit.requests.jwks).toBe(1)
+        yield* TestClock.adjust("30 seconds")
+        yield* authenticate(provider, yield* mint(kit))
+        while (kit.requests.jwks < 2) yield* TestServices.provideLive(Effect.sleep("5 millis"))
         expect(kit.requests.jwks).toBe(2)
         expect(kit.requests.discovery).toBe(0)
 

@@ -95,6 +95,26 @@ describe("JwtVerifier happy paths", () => {
     })
   )
 
+  it.effect("refuses a token without kid when more keys than maxKeysWithoutKid share its algorithm", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(T0 * 1000)
+      const verifier = yield* JwtVerifier.make({ ...base, algorithms: ["ES256"] })
+      const published = yield* Effect.promise(() =>
+        Promise.all(
+          Array.from({ length: KeySet.maxKeysWithoutKid + 1 }, (_, i) => Keys.generate("ES256", { kid: `ec-${i}` }))
+        )
+      )
+      const signer = published[published.length - 1] ?? keys.ES256
+      const kidless = yield* mint({ key: signer, header: { kid: undefined } })
+      const few = yield* keySet(...published.slice(1))
+      expect((yield* verifier.verify(kidless, few)).key.kid).toBe(signer.kid)
+      const many = yield* keySet(...published)
+      expect(yield* refusal(verifier.verify(kidless, many))).toBe("unknown-key")
+      // Naming the key is enough.
+      expect((yield* verifier.verify(yield* mint({ key: signer }), many)).key.kid).toBe(signer.kid)
+    })
+  )
+
   it.effect("passes a key source's ProviderUnavailable through unchanged", () =>
     Effect.gen(function* () {
       const { verifier } = yield* setup()

@@ -2,7 +2,10 @@ import { KeySet } from "@effect-auth/jwt"
 import { Keys } from "@effect-auth/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { exportJWK } from "jose"
+import * as Either from "effect/Either"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import { exportJWK, jwtVerify, SignJWT } from "jose"
 
 const rsa = await Keys.generate("RS256", { kid: "rsa" })
 const weakRsa = await Keys.generate("RS256", { kid: "weak", modulusLength: 1024 })
@@ -14,8 +17,23 @@ const ed = await Keys.generate("EdDSA", { kid: "ed" })
 const jwk = (key: Keys.SigningKey, changes: Record<string, unknown> = {}): Record<string, unknown> =>
   Object.fromEntries(Object.entries({ ...key.publicJwk, ...changes }).filter(([, value]) => value !== undefined))
 
+/**
+ * The refusal's reason, or `"succeeded"`. Not `Effect.flip`: a test failing with keys as its error (which
+ * hold CryptoKeys) hangs the reporter instead of failing.
+ */
 const reason = <A, R>(effect: Effect.Effect<A, { readonly reason: string }, R>) =>
-  Effect.map(Effect.flip(effect), (error) => error.reason)
+  Effect.map(Effect.either(effect), (result) => (Either.isLeft(result) ? result.left.reason : "succeeded"))
+
+/** A real RS256 key pair whose public exponent is 3 (WebCrypto generates any odd exponent). */
+const exponentThree = await (async () => {
+  const pair = await crypto.subtle.generateKey(
+    { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: Uint8Array.of(3), hash: "SHA-256" },
+    true,
+    ["sign", "verify"]
+  )
+  const publicJwk = await exportJWK(pair.publicKey)
+  return { privateKey: pair.privateKey, publicJwk: { ...publicJwk, kid: "e3", alg: "RS256", use: "sig" } }
+})()
 
 describe("KeySet.fromJwks", () => {
   it.effect("binds a JWK with alg to that algorithm only", () =>
@@ -68,6 +86,52 @@ describe("KeySet.fromJwks", () => {
       expect(yield* reason(set.keysFor({ alg: "RS256", kid: "weak" }))).toBe("unknown-key")
     })
   )
+
+  it.effect("skips an RSA key whose exponent is 1, even, over 2^32 - 1 or not spelt canonically", () => {
+    const lines: Array<{ readonly level: LogLevel.LogLevel; readonly annotations: Record<string, unknown> }> = []
+    const logger = Logger.make<unknown, void>(({ annotations, logLevel }) => {
+      lines.push({ level: logLevel, annotations: Object.fromEntries(annotations) })
+    })
+    return Effect.gen(function* () {
+      const refused: Record<string, string> = {
+        "e-1": "AQ",
+        "e-2": "Ag",
+        "e-65536": "AQAA",
+        "e-leading-zero": "AAEAAQ", // 65537 with a zero byte in front
+        "e-five-bytes": "AQAAAAE", // 2^32 + 1
+        "e-unused-bits": "Ax" // 3, with a set bit past the last byte
+      }
+      expect(Buffer.from("Ax", "base64url")).toEqual(Buffer.from([3]))
+      const set = yield* KeySet.fromJwks({
+        keys: [
+          ...Object.entries(refused).map(([kid, e]) => jwk(rsa, { kid, e })),
+          jwk(rsa, { kid: "e-65537", e: "AQAB" }),
+          exponentThree.publicJwk
+        ]
+      })
+      expect([...set.kids].sort()).toEqual(["e-65537", "e3"])
+      for (const kid of Object.keys(refused)) {
+        expect(yield* reason(set.keysFor({ alg: "RS256", kid })), kid).toBe("unknown-key")
+      }
+      expect((yield* set.keysFor({ alg: "RS256", kid: "e-65537" })).map((key) => key.kid)).toEqual(["e-65537"])
+      // e = 3 is a real RSA key: a token it signed verifies with the key the set imported.
+      const [three] = yield* set.keysFor({ alg: "RS256", kid: "e3" })
+      const token = yield* Effect.promise(() =>
+        new SignJWT({ sub: "user-1" }).setProtectedHeader({ alg: "RS256", kid: "e3" }).sign(exponentThree.privateKey)
+      )
+      expect(three).toBeDefined()
+      if (three === undefined) return
+      const verified = yield* Effect.promise(() => jwtVerify(token, three.key, { algorithms: ["RS256"] }))
+      expect(verified.payload.sub).toBe("user-1")
+      // Each skipped key is logged at debug level with why, never with its key material.
+      const skipped = lines.filter((line) => line.level === LogLevel.Debug)
+      expect(skipped.map((line) => line.annotations.kid)).toEqual(Object.keys(refused))
+      for (const line of skipped) {
+        expect(String(line.annotations.reason)).toMatch(/^RSA exponent /)
+        expect(JSON.stringify(line.annotations)).not.toContain(String(rsa.publicJwk.n).slice(0, 16))
+      }
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)), Logger.withMinimumLogLevel(LogLevel.Debug))
+  })
 
   it.effect("skips a JWK whose alg disagrees with its key type or curve", () =>
     Effect.gen(function* () {
@@ -196,6 +260,22 @@ describe("KeySet.fromJwks", () => {
       const all = yield* set.keysFor({ alg: "RS256" })
       expect(all.map((key) => key.kid)).toEqual(["rsa", "rsa", undefined])
       expect(yield* reason(set.keysFor({ alg: "RS256", kid: "nope" }))).toBe("unknown-key")
+    })
+  )
+
+  it.effect("without a kid, refuses when more than maxKeysWithoutKid keys are bound to the algorithm", () =>
+    Effect.gen(function* () {
+      expect(KeySet.maxKeysWithoutKid).toBe(4)
+      const five = yield* Effect.promise(() =>
+        Promise.all(Array.from({ length: 5 }, (_, i) => Keys.generate("ES256", { kid: `ec-${i}` })))
+      )
+      const four = yield* KeySet.fromJwks({ keys: [...five.slice(0, 4).map((key) => jwk(key)), jwk(rsa), jwk(ed)] })
+      expect((yield* four.keysFor({ alg: "ES256" })).length).toBe(4)
+
+      const many = yield* KeySet.fromJwks({ keys: five.map((key) => jwk(key)) })
+      // The token must name its key: trying them all would cost work in proportion to the JWKS.
+      expect(yield* reason(many.keysFor({ alg: "ES256" }))).toBe("unknown-key")
+      expect((yield* many.keysFor({ alg: "ES256", kid: "ec-4" })).map((key) => key.kid)).toEqual(["ec-4"])
     })
   )
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import { jwtVerify } from "jose"
-import { createHmac, createPublicKey, KeyObject, sign, verify } from "node:crypto"
+import { createHash, createHmac, createPublicKey, KeyObject, sign, verify } from "node:crypto"
 
 const T0 = 1_750_000_000
 const ISSUER = "https://issuer.example.com"
@@ -70,6 +70,27 @@ const shortHeader = '{"alg":"RS256","kid":"rsa-1"}' // 29 bytes: its base64 need
 const padded = await (async () => {
   const [h, p, s] = segments(await Tokens.sign(rsa, shortHeader, claims))
   return `${h}=.${p}.${s}`
+})()
+
+/**
+ * A published RSA key with e = 1, and a token "signed" for it with no private key at all: s^1 = s, so the
+ * RS256 signature is just the EMSA-PKCS1-v1_5 encoding of the hash (RFC 8017 §9.2), padded to the modulus.
+ */
+const exponentOne = (() => {
+  const n = rsa.publicJwk.n
+  if (n === undefined) throw new Error("the RSA test key has no modulus")
+  const jwk = { kty: "RSA", kid: "rsa-e1", alg: "RS256", use: "sig", n, e: "AQ" }
+  const input = `${json({ ...header, kid: "rsa-e1" })}.${json(claims)}`
+  const sha256DigestInfo = Buffer.from("3031300d060960864801650304020105000420", "hex")
+  const encodedHash = Buffer.concat([sha256DigestInfo, createHash("sha256").update(input).digest()])
+  const modulusBytes = Buffer.from(n, "base64url").length
+  const block = Buffer.concat([
+    Uint8Array.of(0x00, 0x01),
+    Buffer.alloc(modulusBytes - encodedHash.length - 3, 0xff),
+    Uint8Array.of(0x00),
+    encodedHash
+  ])
+  return { jwk, token: `${input}.${b64(block)}` }
 })()
 
 const duplicateClaims = `{"iss":"${ISSUER}","aud":"${AUDIENCE}","sub":"user-1","sub":"admin","iat":${T0},"exp":${T0 + 3600}}`
@@ -301,6 +322,11 @@ const cases: ReadonlyArray<Case> = [
     expected: "bad-signature"
   },
   { name: "valid token with one payload byte flipped", token: flipped, expected: "bad-signature" },
+  {
+    name: "RSA key with e = 1, signature forged without a private key (the key is skipped)",
+    token: exponentOne.token,
+    expected: "unknown-key"
+  },
   { name: "empty signature", token: `${validHeader}.${validPayload}.`, expected: "bad-signature" },
   {
     name: "signature of another token",
@@ -331,7 +357,7 @@ const cases: ReadonlyArray<Case> = [
   }
 ]
 
-const jwks = { keys: [rsa.publicJwk, ec.publicJwk] }
+const jwks = { keys: [rsa.publicJwk, ec.publicJwk, exponentOne.jwk] }
 const base: JwtVerifier.Options = { algorithms: ["RS256", "ES256"], issuer: ISSUER, audience: AUDIENCE }
 const verifierOptions: Record<Verifier, JwtVerifier.Options> = {
   default: base,
@@ -436,6 +462,20 @@ describe("SecuritySuite", () => {
           Tokens.sign(rsa, header, `{"iss":"${ISSUER}","sub":"user-1","exp":1e400}`)
         )
         expect((yield* joseAccepts(token, rsa))?.exp).toBe(Number.POSITIVE_INFINITY)
+      })
+    )
+
+    it.effect("a key with e = 1 accepts the forged signature", () =>
+      Effect.gen(function* () {
+        const key = yield* Effect.promise(() =>
+          crypto.subtle.importKey("jwk", exponentOne.jwk, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, [
+            "verify"
+          ])
+        )
+        const verified = yield* Effect.promise(() =>
+          jwtVerify(exponentOne.token, key, { currentDate: new Date(T0 * 1000) })
+        )
+        expect(verified.payload.sub).toBe("user-1")
       })
     )
 

@@ -89,6 +89,21 @@ const rsaModulusBits = (n: string): number => {
 }
 
 /**
+ * Why an RSA public exponent is refused, or `undefined`. With e = 1 the signature of a message is its
+ * padded hash, so anyone could sign; an even e is not an RSA key at all. Only the canonical spelling is
+ * read (no leading zero byte, no set unused bits), so one key has one form.
+ */
+const rsaExponentProblem = (e: string): string | undefined => {
+  const bytes = Buffer.from(e, "base64url")
+  if (bytes.toString("base64url") !== e || bytes[0] === 0) return "RSA exponent not in canonical form"
+  // At most 2^32 - 1: RFC 8017 allows more, but no deployed key uses it and a large e only costs time.
+  if (bytes.length > 4) return "RSA exponent larger than 2^32 - 1"
+  const value = bytes.reduce((acc, byte) => acc * 256 + byte, 0)
+  if (value < 3 || value % 2 === 0) return "RSA exponent not an odd number of at least 3"
+  return undefined
+}
+
+/**
  * Validates one published JWK and says which algorithms it may verify; `Left` carries why it is
  * skipped (a fixed text without key material, for the debug log).
  *
@@ -111,6 +126,8 @@ export const bind = (input: unknown): Either.Either<Binding, string> => {
     const bits = rsaModulusBits(jwk.n)
     if (bits < minRsaBits) return Either.left("RSA modulus shorter than 2048 bits")
     if (bits > maxRsaBits) return Either.left("RSA modulus longer than 16384 bits")
+    const exponentProblem = rsaExponentProblem(jwk.e)
+    if (exponentProblem !== undefined) return Either.left(exponentProblem)
     allowed = rsa
     material = { kty: "RSA", n: jwk.n, e: jwk.e }
   } else {
