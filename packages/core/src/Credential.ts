@@ -63,6 +63,12 @@ export interface Options {
   readonly apiKeyHeader?: string | false | undefined
   /** Largest accepted header value in bytes. Default 16 KiB. */
   readonly maxHeaderBytes?: number | undefined
+  /**
+   * Read a bare `Authorization: <key>` (no scheme, one token of 16–128 letters, digits, `-` or `_`) as an
+   * API key with `header: "authorization"`, as the API-key gateways this library replaces did. Default
+   * `false`: without it such a value is an unsupported scheme.
+   */
+  readonly bareApiKey?: boolean | undefined
 }
 
 /**
@@ -76,6 +82,8 @@ export const defaultMaxHeaderBytes = 16 * 1024
 const token68 = /^[A-Za-z0-9\-._~+/]+=*$/
 const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const apiKeyCharacters = /^[\x21-\x7e]+$/
+// The API key grammar (`ApiKey.isValidKey`): a bare Authorization value is a key only when it is exactly this.
+const bareApiKey = /^[A-Za-z0-9_-]{16,128}$/
 // RFC 7617: neither user-id nor password may contain control characters.
 // eslint-disable-next-line no-control-regex
 const controlCharacters = /[\x00-\x1f\x7f]/
@@ -129,7 +137,10 @@ const parseBasic = (value: string): Credential | InvalidCredentials => {
   return Basic({ username, password: Redacted.make(password) })
 }
 
-const parseAuthorization = (header: string): Credential | InvalidCredentials | MissingCredentials => {
+const parseAuthorization = (
+  header: string,
+  allowBareApiKey: boolean
+): Credential | InvalidCredentials | MissingCredentials => {
   const value = header.trim()
   if (value.length === 0) return new MissingCredentials({ reason: "empty" })
   const space = value.search(/[ \t]/)
@@ -146,6 +157,11 @@ const parseAuthorization = (header: string): Credential | InvalidCredentials | M
       return parseBasic(rest)
     }
     default:
+      // Only a single token of the key grammar: anything else (`Digest ...`, a typo'd scheme with a value)
+      // stays an unsupported scheme instead of being tried as a key.
+      if (allowBareApiKey && space < 0 && bareApiKey.test(value)) {
+        return ApiKey({ key: Redacted.make(value), header: "authorization" })
+      }
       return invalid("unsupported-scheme")
   }
 }
@@ -172,7 +188,7 @@ export const parse = (
     // Two credentials could name two callers; refuse rather than pick one.
     return invalid("multiple-credentials")
   }
-  if (authorization !== undefined) return parseAuthorization(authorization)
+  if (authorization !== undefined) return parseAuthorization(authorization, options.bareApiKey === true)
   if (apiKey !== undefined && apiKeyHeader !== undefined) {
     const key = apiKey.trim()
     if (key.length === 0) return new MissingCredentials({ reason: "empty" })

@@ -3,6 +3,9 @@
  *
  * @since 0.1.0
  */
+export * as ApiKey from "./ApiKey.js"
+export * as ApiKeyFile from "./ApiKeyFile.js"
+export * as AuditLog from "./AuditLog.js"
 export * as AuthConfig from "./AuthConfig.js"
 export * as AuthError from "./AuthError.js"
 export * as Authenticated from "./Authenticated.js"
@@ -18,4 +21,5 @@ export * as PasswordHasher from "./PasswordHasher.js"
 export * as PermissionsProvider from "./PermissionsProvider.js"
 export * as Policy from "./Policy.js"
 export * as Principal from "./Principal.js"
+export * as RateLimit from "./RateLimit.js"
 export * as RolesProvider from "./RolesProvider.js"
