@@ -1,9 +1,9 @@
 /**
- * Demo mode: when no provider is configured, `npm start` makes a demo users file and route table with
- * fresh random passwords, starts a local dev token issuer with freshly minted bearer tokens, so a
+ * Demo mode: when no provider is configured, `npm start` makes a demo users file with fresh random
+ * passwords, a demo API keys file with a fresh key (stored hashed) and a route table, starts a local dev token issuer with freshly minted bearer tokens, so a
  * newcomer can try the gateway with the curl commands it prints.
  */
-import { PasswordHasher } from "@effect-auth/core"
+import { ApiKey, ApiKeyFile, PasswordHasher } from "@effect-auth/core"
 import { Issuer } from "@effect-auth/testing"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -21,6 +21,10 @@ export interface Demo {
   readonly usersFile: string
   readonly routesFile: string
   readonly users: ReadonlyArray<DemoUser>
+  readonly apiKeysFile: string
+  /** The demo key's id, and the key itself: printed once, stored only as its hash. */
+  readonly apiKeyId: string
+  readonly apiKey: string
 }
 
 /** The dev issuer's tokens are made for this audience, and the gateway accepts only it. */
@@ -45,7 +49,10 @@ const demoRoutes = [
 
 const randomPassword = () => Crypto.randomBytes(12).toString("base64url")
 
-/** Writes `users.txt` and `routes.json` into `directory` (created owner-only) with new passwords. */
+/**
+ * Writes `users.txt`, `api_keys.txt` and `routes.json` into `directory` (created owner-only) with new
+ * passwords and a new key.
+ */
 export const setup = (directory: string) =>
   Effect.gen(function* () {
     const hasher = yield* PasswordHasher.PasswordHasher
@@ -58,16 +65,29 @@ export const setup = (directory: string) =>
       const hash = yield* hasher.hash(Redacted.make(user.password))
       lines.push(`${user.username}:${hash}:${user.groups.join(",")}`)
     }
+    const apiKeyId = "demo"
+    const apiKey = ApiKey.generate()
+    // Only the hash is written: the key itself exists in the banner and nowhere else.
+    const keyLines = [
+      "# Demo API keys made by the gateway's demo mode (key_id:sha256:<hex>).",
+      ApiKeyFile.formatLine(apiKeyId, apiKey)
+    ]
     const usersFile = Path.join(directory, "users.txt")
+    const apiKeysFile = Path.join(directory, "api_keys.txt")
     const routesFile = Path.join(directory, "routes.json")
     yield* Effect.promise(async () => {
       await Fs.mkdir(directory, { recursive: true, mode: 0o700 })
-      await Fs.writeFile(usersFile, lines.join("\n") + "\n", { mode: 0o600 })
-      // The mode above applies only when the file is created; an older file keeps its own.
-      await Fs.chmod(usersFile, 0o600)
+      for (const [file, content] of [
+        [usersFile, lines],
+        [apiKeysFile, keyLines]
+      ] as const) {
+        await Fs.writeFile(file, content.join("\n") + "\n", { mode: 0o600 })
+        // The mode above applies only when the file is created; an older file keeps its own.
+        await Fs.chmod(file, 0o600)
+      }
       await Fs.writeFile(routesFile, JSON.stringify(demoRoutes, null, 2) + "\n")
     })
-    return { usersFile, routesFile, users } satisfies Demo
+    return { usersFile, routesFile, users, apiKeysFile, apiKeyId, apiKey } satisfies Demo
   })
 
 /**
@@ -104,7 +124,10 @@ export const banner = (demo: Demo, dev: DevIssuer, baseUrl: string): string => {
     [`curl -i ${bearer("$ADMIN_TOKEN")} ${baseUrl}/whoami`, "200: alice's token, group admin"],
     [`curl -i ${bearer("$USER_TOKEN")} ${baseUrl}/admin/reports`, "403: bob's token is not in group admin"],
     [`curl -i ${bearer("$ADMIN_TOKEN")} ${baseUrl}/admin/reports`, "200: alice's token is"],
-    [`curl -i ${bearer("${USER_TOKEN}x")} ${baseUrl}/whoami`, "401: a tampered token"]
+    [`curl -i ${bearer("${USER_TOKEN}x")} ${baseUrl}/whoami`, "401: a tampered token"],
+    [`curl -i ${bearer("$API_KEY")} ${baseUrl}/whoami`, `200: API key "${demo.apiKeyId}", kind machine`],
+    [`curl -i -H "X-API-Key: $API_KEY" ${baseUrl}/metrics`, "200: the key's rate-limit use"],
+    [`curl -i ${bearer("sk-not-a-real-key-0000")} ${baseUrl}/whoami`, "401: an unknown key"]
   ]
   const width = Math.max(...tries.map(([command]) => command.length))
   const rule = "=".repeat(78)
@@ -115,12 +138,15 @@ export const banner = (demo: Demo, dev: DevIssuer, baseUrl: string): string => {
     " gateway made demo users with fresh random passwords and started a local dev token issuer.",
     " Never use demo mode in production.",
     `   users:  ${demo.usersFile}`,
+    `   keys:   ${demo.apiKeysFile}`,
     `   routes: ${demo.routesFile}`,
     `   issuer: ${dev.issuer.issuer} (audience ${audience})`,
     rule,
-    ` Bearer tokens from the dev issuer, valid for ${tokenLifetimeSeconds / 3600} hours; paste these lines into your shell first:`,
+    ` Bearer tokens from the dev issuer, valid for ${tokenLifetimeSeconds / 3600} hours, and the demo API key`,
+    " (shown only here; the keys file holds its hash); paste these lines into your shell first:",
     `   ADMIN_TOKEN=${dev.adminToken}`,
     `   USER_TOKEN=${dev.userToken}`,
+    `   API_KEY=${demo.apiKey}`,
     rule,
     " Try:",
     ...tries.map(([command, outcome]) => `   ${command.padEnd(width)}  # ${outcome}`),

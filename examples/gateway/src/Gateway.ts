@@ -1,8 +1,10 @@
 /**
- * The gateway's request listener: built-in routes, route policies, and either a JSON answer or the
- * upstream proxy. Every decision about who may pass comes from `@effect-auth/http` and core.
+ * The gateway's request listener: built-in routes, route policies, the per-principal rate limit, the
+ * audit log, and either a JSON answer or the upstream proxy. Every decision about who may pass comes from
+ * `@effect-auth/http` and core.
  */
-import { Policy, Principal } from "@effect-auth/core"
+import type { AuditLog } from "@effect-auth/core"
+import { AuthError, Policy, Principal, RateLimit } from "@effect-auth/core"
 import type { RoutePolicy } from "@effect-auth/http"
 import { ErrorResponse, NodeHttpAuth, RoutePolicy as Routes } from "@effect-auth/http"
 import * as Effect from "effect/Effect"
@@ -15,6 +17,32 @@ export interface GatewayOptions {
   readonly routes: RoutePolicy.Table
   readonly errorStyle: ErrorResponse.ErrorStyle
   readonly proxy: Proxy.ProxyOptions | undefined
+  readonly rateLimit: RateLimit.RateLimit
+  readonly audit: AuditLog.AuditLog
+}
+
+type Outcome = Awaited<ReturnType<typeof NodeHttpAuth.authorize>>
+
+/** What the audit entry of a request knows about its caller, filled in once it is authenticated. */
+interface Caller {
+  principal?: Principal.Principal | undefined
+}
+
+// Only the API key provider's own claims count: a token whose issuer put a `key_id` or
+// `rate_limit_per_minute` claim in it must neither pose as a key in the audit log nor choose its own limit.
+const apiKeyClaim = (principal: Principal.Principal | undefined, claim: string): unknown =>
+  principal?.provider === "api-key" ? principal.claims[claim] : undefined
+
+/** An API key's id (never the key), for the audit log. */
+const keyIdOf = (principal: Principal.Principal | undefined): string | undefined => {
+  const keyId = apiKeyClaim(principal, "key_id")
+  return typeof keyId === "string" ? keyId : undefined
+}
+
+/** The key's own limit (`rateLimitPerMinute` metadata), which overrides the configured one. */
+const limitOf = (principal: Principal.Principal): RateLimit.ConsumeOptions => {
+  const limit = apiKeyClaim(principal, "rate_limit_per_minute")
+  return typeof limit === "number" ? { limit } : {}
 }
 
 const sendJson = (response: Http.ServerResponse, status: number, body: unknown) => {
@@ -37,18 +65,43 @@ export const listener = (options: GatewayOptions): Http.RequestListener => {
     )
   }
 
-  const authorize = (request: Http.IncomingMessage, policy: Policy.Policy) =>
-    NodeHttpAuth.authorize(options.runtime, request, { policy, errorStyle: options.errorStyle })
+  /**
+   * Authenticates and authorizes, then counts the request against the caller's budget: the
+   * `X-RateLimit-*` headers go on every answer that follows, and a spent budget is a 429 (never a 401).
+   */
+  const authorize = async (
+    request: Http.IncomingMessage,
+    response: Http.ServerResponse,
+    caller: Caller,
+    policy: Policy.Policy
+  ): Promise<Outcome> => {
+    const outcome = await NodeHttpAuth.authorize(options.runtime, request, { policy, errorStyle: options.errorStyle })
+    if (outcome._tag === "Refused") return outcome
+    caller.principal = outcome.principal
+    const counted = await options.runtime.runPromise(
+      Effect.either(options.rateLimit.consume(outcome.principal.id, limitOf(outcome.principal)))
+    )
+    if (Either.isRight(counted)) {
+      for (const [name, value] of Object.entries(RateLimit.headers(counted.right))) response.setHeader(name, value)
+      return outcome
+    }
+    const refusal = ErrorResponse.fromFailure(counted.left, { style: options.errorStyle })
+    if (!(counted.left instanceof AuthError.RateLimited)) return { _tag: "Refused", response: refusal }
+    return {
+      _tag: "Refused",
+      response: { ...refusal, headers: { ...refusal.headers, ...RateLimit.headers(counted.left) } }
+    }
+  }
 
-  const whoami = async (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-    const outcome = await authorize(request, anyCaller)
+  const whoami = async (request: Http.IncomingMessage, response: Http.ServerResponse, caller: Caller) => {
+    const outcome = await authorize(request, response, caller, anyCaller)
     if (outcome._tag === "Refused") return NodeHttpAuth.sendError(response, outcome.response)
     const described = await options.runtime.runPromise(Effect.either(Principal.describe(outcome.principal)))
     if (Either.isRight(described)) return sendJson(response, 200, described.right)
     NodeHttpAuth.sendError(response, ErrorResponse.fromFailure(described.left, { style: options.errorStyle }))
   }
 
-  const route = async (request: Http.IncomingMessage, response: Http.ServerResponse, path: string) => {
+  const route = async (request: Http.IncomingMessage, response: Http.ServerResponse, path: string, caller: Caller) => {
     const decision = Routes.decide(options.routes, path)
     switch (decision._tag) {
       case "Rejected":
@@ -56,7 +109,7 @@ export const listener = (options: GatewayOptions): Http.RequestListener => {
       case "Public":
         return pass(request, response, path)
       case "Protected": {
-        const outcome = await authorize(request, decision.policy)
+        const outcome = await authorize(request, response, caller, decision.policy)
         if (outcome._tag === "Refused") return NodeHttpAuth.sendError(response, outcome.response)
         // Without an upstream, only the paths the route table names exist.
         if (options.proxy === undefined && decision.route === undefined) {
@@ -67,32 +120,68 @@ export const listener = (options: GatewayOptions): Http.RequestListener => {
     }
   }
 
-  const metrics = async (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-    const outcome = await authorize(request, anyCaller)
+  // The caller's own use only: one key never learns another's.
+  const metrics = async (request: Http.IncomingMessage, response: Http.ServerResponse, caller: Caller) => {
+    const outcome = await authorize(request, response, caller, anyCaller)
     if (outcome._tag === "Refused") return NodeHttpAuth.sendError(response, outcome.response)
-    answer(response, 501, "Not Implemented", "not_configured", "Per-key rate-limit metrics need rate limiting")
+    const principal = outcome.principal
+    const usage = await options.runtime.runPromise(
+      Effect.either(options.rateLimit.metrics(principal.id, limitOf(principal)))
+    )
+    if (Either.isLeft(usage)) {
+      return NodeHttpAuth.sendError(response, ErrorResponse.fromFailure(usage.left, { style: options.errorStyle }))
+    }
+    sendJson(response, 200, {
+      key_id: principal.id,
+      used: usage.right.used,
+      limit: usage.right.limit,
+      reset_seconds: Math.ceil(usage.right.resetAfterMillis / 1000)
+    })
   }
 
-  const builtIns: Readonly<Record<string, (request: Http.IncomingMessage, response: Http.ServerResponse) => unknown>> =
-    {
-      "/healthz": (_request, response) => sendJson(response, 200, { status: "ok" }),
-      "/whoami": whoami,
-      "/metrics": metrics
-    }
+  type BuiltIn = (request: Http.IncomingMessage, response: Http.ServerResponse, caller: Caller) => unknown
+  const builtIns: Readonly<Record<string, BuiltIn>> = {
+    "/healthz": (_request, response) => sendJson(response, 200, { status: "ok" }),
+    "/whoami": whoami,
+    "/metrics": metrics
+  }
+
+  // One entry per request, refused ones included, once the answer is sent (or the connection is gone).
+  const audit = (request: Http.IncomingMessage, response: Http.ServerResponse, path: string, caller: Caller) => {
+    const time = new Date()
+    const started = performance.now()
+    response.once("close", () => {
+      const principal = caller.principal
+      options.runtime.runFork(
+        options.audit.record({
+          time,
+          keyId: keyIdOf(principal),
+          principal: principal?.id,
+          provider: principal?.provider,
+          method: request.method ?? "GET",
+          path,
+          status: response.statusCode,
+          latencyMillis: performance.now() - started
+        })
+      )
+    })
+  }
 
   return (request, response) => {
     const url = request.url ?? "/"
     const query = url.indexOf("?")
     const path = query < 0 ? url : url.slice(0, query)
+    const caller: Caller = {}
+    audit(request, response, path, caller)
     const builtIn = Object.hasOwn(builtIns, path) ? builtIns[path] : undefined
     const handled = Promise.resolve().then(() => {
-      if (builtIn === undefined) return route(request, response, path)
+      if (builtIn === undefined) return route(request, response, path, caller)
       // The built-in routes are answered by the gateway itself, never proxied, and only read.
       if (request.method !== "GET" && request.method !== "HEAD") {
         response.setHeader("allow", "GET, HEAD")
         return answer(response, 405, "Method Not Allowed", "method_not_allowed", "Only GET and HEAD are allowed here")
       }
-      return builtIn(request, response)
+      return builtIn(request, response, caller)
     })
     handled.catch(() =>
       NodeHttpAuth.sendError(response, ErrorResponse.fromFailure("internal", { style: options.errorStyle }))

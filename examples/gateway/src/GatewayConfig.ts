@@ -26,7 +26,8 @@ export const supportedProviderVariables: ReadonlyArray<string> = [
   "AUTH_JWT_ISSUER",
   "AUTH_JWT_JWKS_URL",
   "AUTH_COGNITO_USER_POOL_ID",
-  "AUTH_ENTRA_TENANT_ID"
+  "AUTH_ENTRA_TENANT_ID",
+  "AUTH_API_KEYS_FILE"
 ]
 
 /**
@@ -48,16 +49,21 @@ export const bearerSettings: ReadonlyArray<readonly [setting: string, provider: 
 export const jwksCacheVariables: ReadonlyArray<string> = ["JWKS_CACHE_INTERVAL", "JWKS_CACHE_USAGES"]
 
 /** Contract variables for features this version does not have yet: setting one is logged, not ignored. */
-export const reservedVariables: ReadonlyArray<string> = [
+export const reservedVariables: ReadonlyArray<string> = []
+
+/** Rate limit and audit log settings, read by core's `RateLimit.layerConfig` and `AuditLog.layerConfig`. */
+export const limitAndAuditVariables: ReadonlyArray<string> = [
   "AUTH_RATE_LIMIT_PER_MINUTE",
   "MAX_REQUESTS_PER_MINUTE",
   "AUTH_REDIS_URL",
+  "AUTH_RATE_LIMIT_FALLBACK",
   "AUTH_AUDIT_LOG"
 ]
 
 const knownVariables: ReadonlySet<string> = new Set([
   ...providerVariables,
   ...reservedVariables,
+  ...limitAndAuditVariables,
   ...bearerSettings.map(([setting]) => setting),
   ...jwksCacheVariables,
   "AUTH_ROUTES_FILE",
@@ -74,6 +80,7 @@ export interface GatewayConfig {
   readonly upstreamUrl: Option.Option<URL>
   readonly errorStyle: ErrorResponse.ErrorStyle
   readonly basicUsersFile: Option.Option<string>
+  readonly apiKeysFile: Option.Option<string>
   readonly apiKeyHeader: string
   /** Provider variables that are set (non-empty). */
   readonly providersSet: ReadonlyArray<string>
@@ -122,6 +129,7 @@ export const load = Effect.gen(function* () {
     upstreamUrl: yield* upstream,
     errorStyle: yield* Config.withDefault(Config.literal("problem", "openai")("AUTH_ERROR_STYLE"), "problem"),
     basicUsersFile: yield* optionalString("AUTH_BASIC_USERS_FILE"),
+    apiKeysFile: yield* optionalString("AUTH_API_KEYS_FILE"),
     apiKeyHeader: yield* AuthConfig.apiKeyHeader,
     providersSet,
     reservedSet: yield* setAmong(reservedVariables),

@@ -2,9 +2,20 @@
  * Starts the gateway: reads the configuration, builds the authenticator from the configured providers
  * (or demo ones), and serves on HOST:PORT.
  */
-import { AuthConfig, Authenticator, BasicAuth, CredentialsRepository, PasswordHasher } from "@effect-auth/core"
+import {
+  ApiKey,
+  ApiKeyFile,
+  AuditLog,
+  AuthConfig,
+  Authenticator,
+  BasicAuth,
+  CredentialsRepository,
+  PasswordHasher,
+  RateLimit
+} from "@effect-auth/core"
 import { RoutePolicy } from "@effect-auth/http"
 import { JwtProvider } from "@effect-auth/jwt"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -56,6 +67,7 @@ const program = (logLevel: LogLevel.LogLevel) =>
     const demo = demoMode ? yield* Effect.provide(Demo.setup(Path.resolve(".demo")), hasher) : undefined
     const devIssuer = demoMode ? yield* Demo.startIssuer : undefined
     const usersFile = demo === undefined ? config.basicUsersFile : Option.some(demo.usersFile)
+    const apiKeysFile = demo === undefined ? config.apiKeysFile : Option.some(demo.apiKeysFile)
     const routesFile = Option.orElse(config.routesFile, () => Option.fromNullable(demo?.routesFile))
     const routes = yield* loadRoutes(routesFile)
 
@@ -70,23 +82,33 @@ const program = (logLevel: LogLevel.LogLevel) =>
       yield* Effect.logWarning(`Set without the provider they belong to, ignored: ${config.orphanSettings.join(", ")}`)
     }
     const issuers = Bearer.issuers(config, devIssuer)
-    // Bearer tokens first: the JWT provider takes only JWT-shaped tokens, Basic only Basic credentials.
+    // Bearer tokens first: the JWT provider takes only JWT-shaped tokens, Basic only Basic credentials,
+    // and API keys last, only values of the key grammar (which has no dots, so never a JWT).
     const providers = [
       ...(issuers.length === 0 ? [] : [JwtProvider.provider(issuers)]),
       ...(Option.isSome(usersFile)
         ? [BasicAuth.provider().pipe(Effect.provide(CredentialsRepository.layerFile(usersFile.value)))]
-        : [])
+        : []),
+      ...(Option.isSome(apiKeysFile) ? [ApiKey.provider()] : [])
     ]
+    // The key file is watched for the gateway's whole life: a key added or revoked counts within seconds.
+    const keyStore = Option.match(apiKeysFile, {
+      onNone: () => Layer.succeed(ApiKey.ApiKeyStore, ApiKey.makeMemory([])),
+      onSome: (path) => ApiKeyFile.layer(path, { watch: true })
+    })
     if (providers.length === 0 && !config.authDisabled) {
       yield* Effect.logWarning("No identity provider is configured: every protected request will be refused")
     }
-    const authLayer = Authenticator.layerConfig(providers, { credentials: { apiKeyHeader: config.apiKeyHeader } }).pipe(
-      Layer.provide([hasher, Bearer.httpClient])
+    // A bare `Authorization: <key>` is an API key, as the seed accepted it.
+    const authLayer = Authenticator.layerConfig(providers, {
+      credentials: { apiKeyHeader: config.apiKeyHeader, bareApiKey: true }
+    }).pipe(Layer.provide([hasher, Bearer.httpClient, keyStore]))
+    const runtime = ManagedRuntime.make(
+      Layer.mergeAll(authLayer, RateLimit.layerConfig, AuditLog.layerConfig(), Logger.minimumLogLevel(logLevel))
     )
-    const runtime = ManagedRuntime.make(Layer.merge(authLayer, Logger.minimumLogLevel(logLevel)))
     // Build the authenticator now: bad configuration stops the start instead of failing every request.
     // Key endpoints are not contacted here: an issuer that is down at start-up gives 503s, not a failed start.
-    yield* Effect.mapError(runtime.runtimeEffect, String)
+    const services = yield* Effect.mapError(runtime.runtimeEffect, String)
 
     const server = Http.createServer(
       { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 32 * 1024 },
@@ -94,6 +116,8 @@ const program = (logLevel: LogLevel.LogLevel) =>
         runtime,
         routes,
         errorStyle: config.errorStyle,
+        rateLimit: Context.get(services.context, RateLimit.RateLimit),
+        audit: Context.get(services.context, AuditLog.AuditLog),
         proxy: Option.match(config.upstreamUrl, {
           onNone: () => undefined,
           onSome: (upstream) => ({

@@ -553,8 +553,8 @@ describe("demo mode's dev issuer", () => {
     const issuer = /issuer: (http:\/\/127\.0\.0\.1:\d+) \(audience effect-auth-demo\)/.exec(output)
     expect(issuer).not.toBeNull()
     expect((await fetch(`${issuer![1]}/.well-known/openid-configuration`)).status).toBe(200)
-    const assignments = [...output.matchAll(/^ {3}([A-Z_]+_TOKEN)=(\S+)$/gm)]
-    expect(assignments.map(([, name]) => name)).toEqual(["ADMIN_TOKEN", "USER_TOKEN"])
+    const assignments = [...output.matchAll(/^ {3}([A-Z_]+_(?:TOKEN|KEY))=(\S+)$/gm)]
+    expect(assignments.map(([, name]) => name)).toEqual(["ADMIN_TOKEN", "USER_TOKEN", "API_KEY"])
     const tokens = Object.fromEntries(assignments.map(([, name, value]) => [name!, value!]))
 
     expect(await whoami(gateway, tokens.ADMIN_TOKEN!)).toMatchObject({
@@ -588,7 +588,8 @@ describe("demo mode's dev issuer", () => {
           headers[name!.toLowerCase()] = rest.join(": ")
         } else throw new Error(`unexpected curl argument ${flag} in: ${line}`)
       }
-      if (line.includes("Bearer")) expect(headers.authorization).toMatch(/^Bearer eyJ\S+$/)
+      // A token (a JWT) or an API key (`sk-…`): a variable the shell did not expand would be empty.
+      if (line.includes("Bearer")) expect(headers.authorization).toMatch(/^Bearer (?:eyJ\S+|sk-[\w-]{16,})$/)
       const response = await fetch(url, { headers })
       expect({ line, status: response.status }).toEqual({ line, status })
     }

@@ -608,12 +608,18 @@ describe("built-in routes", () => {
     expect((await fetch(`${url}/healthz`, { method: "HEAD" })).status).toBe(200)
   })
 
-  it("/metrics needs an authenticated caller, then says it needs rate limiting", async () => {
-    const { url } = await startBasic()
+  it("/metrics needs an authenticated caller, then answers the caller's own rate-limit use", async () => {
+    const { url } = await startBasic({ AUTH_RATE_LIMIT_PER_MINUTE: "10" })
     expect((await get(`${url}/metrics`)).status).toBe(401)
+    expect((await get(`${url}/whoami`, login(alice))).status).toBe(200)
     const response = await get(`${url}/metrics`, login(alice))
-    expect(response.status).toBe(501)
-    expect(await response.json()).toMatchObject({ code: "not_configured" })
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as Record<string, unknown>
+    // /metrics is itself rate limited: the /whoami call and this one are counted.
+    expect(body).toMatchObject({ key_id: "alice", used: 2, limit: 10 })
+    expect(body["reset_seconds"]).toBeGreaterThan(0)
+    expect(body["reset_seconds"]).toBeLessThanOrEqual(60)
+    expect(response.headers.get("x-ratelimit-remaining")).toBe("8")
   })
 })
 
@@ -636,20 +642,16 @@ describe("demo mode safety", () => {
 
 describe("logging", () => {
   it("warns about contract variables this version does not support yet instead of ignoring them", async () => {
-    const { url, output } = await startBasic({
-      AUTH_RATE_LIMIT_PER_MINUTE: "10",
-      AUTH_API_KEYS_FILE: "keys.txt"
-    })
+    const { url, output } = await startBasic({ AUTH_DATABASE_URL: "sqlite:auth.db" })
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
-    expect(output()).toMatch(/Not supported by this gateway version yet, ignored: .*AUTH_API_KEYS_FILE/)
-    expect(output()).toMatch(/Not supported .*AUTH_RATE_LIMIT_PER_MINUTE/)
+    expect(output()).toMatch(/Not supported by this gateway version yet, ignored: .*AUTH_DATABASE_URL/)
   })
 
   it("AUTH_LOG_LEVEL=warning hides the start-up info lines but keeps warnings", async () => {
-    const { url, output } = await startBasic({ AUTH_LOG_LEVEL: "warning", AUTH_REDIS_URL: "redis://127.0.0.1:6379" })
+    const { url, output } = await startBasic({ AUTH_LOG_LEVEL: "warning", AUTH_DATABASE_URL: "sqlite:auth.db" })
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
     expect(output()).not.toContain("level=INFO")
-    expect(output()).toMatch(/level=WARN.*AUTH_REDIS_URL/)
+    expect(output()).toMatch(/level=WARN.*AUTH_DATABASE_URL/)
   })
 })
 
