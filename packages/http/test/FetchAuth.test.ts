@@ -1,4 +1,5 @@
 import type { Principal } from "@effect-auth/core"
+import { Policy } from "@effect-auth/core"
 import { FetchAuth } from "@effect-auth/http"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -98,6 +99,28 @@ describe("FetchAuth.handler called directly", () => {
       const response = yield* Effect.promise(() => fetchHandler(new Request("http://localhost/", { headers })))
       expect(response.status).toBe(401)
       expect(handled).toBe(false)
+    })
+  )
+
+  it.scoped("FetchAuth.authorize names the principal a policy refused, and nobody for a failed authentication", () =>
+    Effect.gen(function* () {
+      const rt = yield* runtime()
+      const policy = Policy.groups(["nobody-has-this-group"])
+      const refused = yield* Effect.promise(() =>
+        FetchAuth.authorize(rt, new Request("http://localhost/", { headers: { authorization: bearer(adminToken) } }), {
+          policy
+        })
+      )
+      expect(refused._tag).toBe("Refused")
+      expect(refused._tag === "Refused" && refused.response.status).toBe(403)
+      expect(refused.principal?.id).toBe("alice")
+      const unauthenticated = yield* Effect.promise(() =>
+        FetchAuth.authorize(rt, new Request("http://localhost/", { headers: { authorization: bearer("nope") } }), {
+          policy
+        })
+      )
+      expect(unauthenticated._tag === "Refused" && unauthenticated.response.status).toBe(401)
+      expect(unauthenticated.principal).toBeUndefined()
     })
   )
 

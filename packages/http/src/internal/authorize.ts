@@ -12,12 +12,18 @@ export type AuthRuntime = ManagedRuntime.ManagedRuntime<Authenticator.Authentica
 
 export type Outcome =
   | { readonly _tag: "Allowed"; readonly principal: Principal.Principal }
-  | { readonly _tag: "Refused"; readonly response: ErrorResponse.ErrorResponse }
+  | {
+      readonly _tag: "Refused"
+      readonly response: ErrorResponse.ErrorResponse
+      /** Who was refused, when authentication succeeded and the policy said no (for audit and accounting). */
+      readonly principal?: Principal.Principal | undefined
+    }
 
 class Refusal {
   constructor(
     readonly error: AuthError.AuthError,
-    readonly challenges: ReadonlyArray<AuthProvider.Challenge>
+    readonly challenges: ReadonlyArray<AuthProvider.Challenge>,
+    readonly principal?: Principal.Principal | undefined
   ) {}
 }
 
@@ -46,10 +52,17 @@ export const authenticateAndCheck = (
 
 const authorizeEffect = (headers: Credential.Headers, policy: Policy.Policy | undefined) =>
   Effect.flatMap(Authenticator.Authenticator, (authenticator) =>
-    // Errors keep the challenges with them so the 401 can say what to send.
-    Effect.mapError(
-      authenticateAndCheck(authenticator, headers, policy),
-      (error) => new Refusal(error, authenticator.challenges)
+    // Errors keep the challenges with them so the 401 can say what to send, and a policy refusal keeps
+    // the principal it refused.
+    Effect.flatMap(
+      Effect.mapError(authenticator.authenticate(headers), (error) => new Refusal(error, authenticator.challenges)),
+      (principal) =>
+        policy === undefined
+          ? Effect.succeed(principal)
+          : Effect.mapBoth(Policy.enforce(policy, principal), {
+              onFailure: (error) => new Refusal(error, authenticator.challenges, principal),
+              onSuccess: () => principal
+            })
     )
   )
 
@@ -74,7 +87,8 @@ export const authorize = async (
     if (refusal instanceof Refusal) {
       return {
         _tag: "Refused",
-        response: ErrorResponse.fromFailure(refusal.error, { ...style, challenges: refusal.challenges })
+        response: ErrorResponse.fromFailure(refusal.error, { ...style, challenges: refusal.challenges }),
+        principal: refusal.principal
       }
     }
     // The runtime's layer failed to build: the authenticator is unavailable, so nobody gets in.
