@@ -68,6 +68,8 @@ export const listener = (options: GatewayOptions): Http.RequestListener => {
   /**
    * Authenticates and authorizes, then counts the request against the caller's budget: the
    * `X-RateLimit-*` headers go on every answer that follows, and a spent budget is a 429 (never a 401).
+   * A policy refusal (403) of an authenticated caller is counted too, so that probing forbidden routes is
+   * not free; the count comes first, so a spent budget answers 429 whether or not the policy allows.
    */
   const authorize = async (
     request: Http.IncomingMessage,
@@ -76,10 +78,12 @@ export const listener = (options: GatewayOptions): Http.RequestListener => {
     policy: Policy.Policy
   ): Promise<Outcome> => {
     const outcome = await NodeHttpAuth.authorize(options.runtime, request, { policy, errorStyle: options.errorStyle })
-    if (outcome._tag === "Refused") return outcome
-    caller.principal = outcome.principal
+    // Without a principal there is nobody to count against: a 401 (or an unavailable authenticator).
+    if (outcome.principal === undefined) return outcome
+    const principal = outcome.principal
+    caller.principal = principal
     const counted = await options.runtime.runPromise(
-      Effect.either(options.rateLimit.consume(outcome.principal.id, limitOf(outcome.principal)))
+      Effect.either(options.rateLimit.consume(principal.id, limitOf(principal)))
     )
     if (Either.isRight(counted)) {
       for (const [name, value] of Object.entries(RateLimit.headers(counted.right))) response.setHeader(name, value)

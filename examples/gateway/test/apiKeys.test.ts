@@ -11,7 +11,7 @@ import * as Fs from "node:fs/promises"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import type { Gateway } from "./helpers.js"
-import { cleanup, startGateway, tempDir, waitForOutput } from "./helpers.js"
+import { cleanup, startGateway, tcpProxy, tempDir, waitForOutput } from "./helpers.js"
 
 afterEach(cleanup)
 
@@ -214,6 +214,44 @@ describe("rate limit", () => {
     expect((await call(gateway, "/whoami", bearer(other))).status).toBe(429)
   })
 
+  it("counts a 403 against the caller's budget with X-RateLimit-*; a spent budget is a 429 before the 403", async () => {
+    const key = ApiKey.generate()
+    const dir = await tempDir()
+    const file = Path.join(dir, "api_keys.json")
+    await Fs.writeFile(file, JSON.stringify([{ keyId: "reader", hash: ApiKey.hash(key), groups: ["reader"] }]))
+    await Fs.writeFile(
+      Path.join(dir, "routes.json"),
+      JSON.stringify([{ path: "/admin/*", require: { groups: ["admin"] } }, { path: "/app/*" }])
+    )
+    const gateway = await startWithKeys(
+      { dir, file },
+      { AUTH_ROUTES_FILE: "routes.json", AUTH_RATE_LIMIT_PER_MINUTE: "3", AUTH_AUDIT_LOG: "audit.log" }
+    )
+    const forbidden = await call(gateway, "/admin/x", bearer(key))
+    expect(forbidden.status).toBe(403)
+    expect(JSON.parse(forbidden.text)).toMatchObject({ status: 403, code: "insufficient_scope" })
+    expectHeaders(forbidden.headers, "3", "2")
+    const allowed = await call(gateway, "/app/x", bearer(key))
+    expect(allowed.status).toBe(200)
+    expectHeaders(allowed.headers, "3", "1")
+    expectHeaders((await call(gateway, "/admin/x", bearer(key))).headers, "3", "0")
+    // The budget is spent: the forbidden route answers 429 like the allowed one, never 403.
+    const limited = await call(gateway, "/admin/x", bearer(key))
+    expect(limited.status).toBe(429)
+    expectHeaders(limited.headers, "3", "0")
+    expect((await call(gateway, "/app/x", bearer(key))).status).toBe(429)
+
+    await eventually(async () => {
+      const lines = (await Fs.readFile(Path.join(dir, "audit.log"), "utf8")).trimEnd().split("\n")
+      expect(lines).toHaveLength(5)
+      const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+      expect(entries.map((entry) => entry["status"])).toEqual([403, 200, 403, 429, 429])
+      for (const entry of entries) {
+        expect(entry).toMatchObject({ key_id: "reader", principal: "reader", provider: "api-key" })
+      }
+    })
+  })
+
   it("counts bearer-token callers by their id; a token's own key_id or rate_limit_per_minute claim is ignored", async () => {
     const kit = await Issuer.start()
     try {
@@ -289,6 +327,53 @@ describe("rate limit", () => {
       expect(metrics.status).toBe(200)
       expect(JSON.parse(metrics.text)).toMatchObject({ key_id: idA, used: 5, limit: 5 })
       expect(await statusesOf(a, 2)).toEqual([429, 429])
+    })
+
+    it("two processes share exactly the budget; with Redis gone both answer 503, and both recover by themselves", async () => {
+      expect(redisUp, `no Redis on ${redisHost}:${redisPort}`).toBe(true)
+      // A proxy stands in for Redis, so that "Redis stopped" does not stop the server other tests share.
+      const proxy = await tcpProxy(redisHost, redisPort)
+      const [budgeted, probing] = [ApiKey.generate(), ApiKey.generate()]
+      const [budgetedId, probingId] = [uniqueKeyId("proxied-budget"), uniqueKeyId("proxied-probe")]
+      const dir = await tempDir()
+      const file = Path.join(dir, "api_keys.json")
+      await Fs.writeFile(
+        file,
+        JSON.stringify([
+          { keyId: budgetedId, hash: ApiKey.hash(budgeted) },
+          // Polls while Redis comes and goes must not run into a budget.
+          { keyId: probingId, hash: ApiKey.hash(probing), rateLimitPerMinute: 100_000 }
+        ])
+      )
+      const env = { AUTH_REDIS_URL: `redis://127.0.0.1:${proxy.port}`, AUTH_RATE_LIMIT_PER_MINUTE: "4" }
+      const gateways = await Promise.all([startWithKeys({ dir, file }, env), startWithKeys({ dir, file }, env)])
+
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => call(gateways[i % 2]!, "/whoami", bearer(budgeted)))
+      )
+      const statuses = responses.map((response) => response.status)
+      expect(statuses.filter((status) => status === 200)).toHaveLength(4)
+      expect(statuses.filter((status) => status === 429)).toHaveLength(6)
+
+      await proxy.cut()
+      const whileCut: Array<number> = []
+      for (const gateway of gateways) {
+        await eventually(async () => {
+          const response = await call(gateway, "/whoami", bearer(probing))
+          whileCut.push(response.status)
+          expect(response.status).toBe(503)
+          expect(JSON.parse(response.text)).toMatchObject({ code: "provider_unavailable" })
+        }, 5_000)
+      }
+      // Neither let a request through nor blamed the caller while the limiter was away.
+      expect(whileCut.filter((status) => status !== 503)).toEqual([])
+
+      await proxy.restore()
+      for (const gateway of gateways) {
+        await eventually(async () => expect((await call(gateway, "/whoami", bearer(probing))).status).toBe(200), 15_000)
+      }
+      // The shared window survived the outage: the spent key is still spent on both.
+      for (const gateway of gateways) expect((await call(gateway, "/whoami", bearer(budgeted))).status).toBe(429)
     })
   })
 })
