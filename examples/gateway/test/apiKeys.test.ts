@@ -4,8 +4,8 @@
  * as a child process, spoken to over HTTP.
  */
 import { ApiKey, ApiKeyFile } from "@effect-auth/core"
-import { Issuer } from "@effect-auth/testing"
-import { afterEach, describe, expect, it } from "@effect/vitest"
+import { Issuer, Services } from "@effect-auth/testing"
+import { afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Net from "node:net"
@@ -15,31 +15,10 @@ import { cleanup, startGateway, tcpProxy, tempDir, waitForOutput } from "./helpe
 
 afterEach(cleanup)
 
-const redisHost = "127.0.0.1"
-const redisPort = 6379
-const required = process.env["AUTH_TEST_REQUIRE_SERVICES"] === "1"
-
-// Is a Redis answering PING on the shared local server?
-const probe = () =>
-  new Promise<boolean>((resolve) => {
-    const socket = Net.connect({ host: redisHost, port: redisPort })
-    const done = (up: boolean) => {
-      socket.destroy()
-      resolve(up)
-    }
-    socket.setTimeout(1000, () => done(false))
-    socket.once("error", () => done(false))
-    socket.once("connect", () => socket.write("PING\r\n"))
-    socket.once("data", (data) => done(data.toString().startsWith("+PONG")))
-  })
-
-const redisUp = await probe()
-if (!redisUp && !required) {
-  console.warn(
-    `Redis is not reachable on ${redisHost}:${redisPort}: skipping the gateway's Redis rate limit tests ` +
-      "(set AUTH_TEST_REQUIRE_SERVICES=1 to make this a failure)"
-  )
-}
+const redis = { host: "127.0.0.1", port: 6379, probe: "redis" } as const
+const redisHost = redis.host
+const redisPort = redis.port
+const runRedisTests = await Services.shouldRun("Redis (for the gateway's Redis rate limit tests)", redis)
 
 /** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
 const closedPort = () =>
@@ -300,9 +279,12 @@ describe("rate limit", () => {
     expect(statuses).toEqual([200, 200, 429])
   })
 
-  describe.skipIf(!redisUp && !required)("shared through Redis", () => {
+  describe.runIf(runRedisTests)("shared through Redis", () => {
+    beforeAll(async () => {
+      expect(await Services.isReachable(redis), `no Redis on ${redisHost}:${redisPort}`).toBe(true)
+    })
+
     it("two gateway processes together allow exactly the budget per key", async () => {
-      expect(redisUp, `no Redis on ${redisHost}:${redisPort}`).toBe(true)
       const [a, b] = [ApiKey.generate(), ApiKey.generate()]
       const [idA, idB] = [uniqueKeyId("shared-a"), uniqueKeyId("shared-b")]
       const keys = await keysFile([
@@ -330,7 +312,6 @@ describe("rate limit", () => {
     })
 
     it("two processes share exactly the budget; with Redis gone both answer 503, and both recover by themselves", async () => {
-      expect(redisUp, `no Redis on ${redisHost}:${redisPort}`).toBe(true)
       // A proxy stands in for Redis, so that "Redis stopped" does not stop the server other tests share.
       const proxy = await tcpProxy(redisHost, redisPort)
       const [budgeted, probing] = [ApiKey.generate(), ApiKey.generate()]

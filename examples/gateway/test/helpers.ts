@@ -3,11 +3,11 @@
  * its own environment in a fresh temporary directory, wait for its "listening on" line, talk HTTP to it,
  * and stop it afterwards (`afterEach(cleanup)`).
  */
+import { TcpProxy } from "@effect-auth/testing"
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -33,7 +33,7 @@ export interface Gateway extends Running {
 const children = new Set<ChildProcess>()
 const directories = new Set<string>()
 
-const proxies = new Set<TcpProxy>()
+const proxies = new Set<TcpProxy.TcpProxy>()
 
 /** Stops every gateway and TCP proxy a test started and removes its directories: `afterEach(cleanup)`. */
 export const cleanup = async () => {
@@ -179,66 +179,12 @@ export const get = (url: string, credentials?: readonly [string, string], header
 // ---------------------------------------------------------------------------------------------------
 // TCP proxy
 
-export interface TcpProxy {
-  /** The port on 127.0.0.1 the proxy listens on; it keeps it across `cut` and `restore`. */
-  readonly port: number
-  /** Stops accepting connections and drops the open ones, as if the server behind were gone. */
-  readonly cut: () => Promise<void>
-  /** Listens again on the same port. */
-  readonly restore: () => Promise<void>
-  readonly close: () => Promise<void>
-}
-
 /**
  * A TCP proxy on 127.0.0.1 in front of `host:port`, so a test can take a shared server (Redis) away from
  * the processes it started without stopping it for everyone else. Closed by `cleanup`.
  */
-export const tcpProxy = (host: string, port: number) =>
-  new Promise<TcpProxy>((resolve, reject) => {
-    const sockets = new Set<Net.Socket>()
-    const server = Net.createServer((client) => {
-      const upstream = Net.connect({ host, port })
-      for (const socket of [client, upstream]) {
-        sockets.add(socket)
-        socket.on("close", () => sockets.delete(socket))
-        socket.on("error", () => {
-          client.destroy()
-          upstream.destroy()
-        })
-      }
-      client.pipe(upstream)
-      upstream.pipe(client)
-      client.on("close", () => upstream.destroy())
-      upstream.on("close", () => client.destroy())
-    })
-    const cut = () =>
-      new Promise<void>((done) => {
-        for (const socket of sockets) socket.destroy()
-        sockets.clear()
-        if (!server.listening) return done()
-        server.close(() => done())
-      })
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject)
-      const address = server.address()
-      const listeningPort = typeof address === "object" && address !== null ? address.port : 0
-      const proxy: TcpProxy = {
-        port: listeningPort,
-        cut,
-        restore: () =>
-          server.listening
-            ? Promise.resolve()
-            : new Promise<void>((done, failed) => {
-                server.once("error", failed)
-                server.listen(listeningPort, "127.0.0.1", () => {
-                  server.off("error", failed)
-                  done()
-                })
-              }),
-        close: cut
-      }
-      proxies.add(proxy)
-      resolve(proxy)
-    })
-  })
+export const tcpProxy = async (host: string, port: number): Promise<TcpProxy.TcpProxy> => {
+  const proxy = await TcpProxy.start({ host, port })
+  proxies.add(proxy)
+  return proxy
+}

@@ -1,4 +1,5 @@
 import { AuthError, RateLimit } from "@effect-auth/core"
+import { Services, TcpProxy } from "@effect-auth/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -7,103 +8,24 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
-import * as Net from "node:net"
 import { randomUUID } from "node:crypto"
 
-const redisHost = "127.0.0.1"
-const redisPort = 6379
-const required = process.env["AUTH_TEST_REQUIRE_SERVICES"] === "1"
+const redis = { host: "127.0.0.1", port: 6379, probe: "redis" } as const
+const redisHost = redis.host
+const redisPort = redis.port
 
-// Is a Redis answering PING on the shared local server?
-const probe = () =>
-  new Promise<boolean>((resolve) => {
-    const socket = Net.connect({ host: redisHost, port: redisPort })
-    const done = (up: boolean) => {
-      socket.destroy()
-      resolve(up)
-    }
-    socket.setTimeout(1000, () => done(false))
-    socket.once("error", () => done(false))
-    socket.once("connect", () => socket.write("PING\r\n"))
-    socket.once("data", (data) => done(data.toString().startsWith("+PONG")))
-  })
-
-const redisUp = await probe()
-if (!redisUp && !required) {
-  console.warn(
-    `Redis is not reachable on ${redisHost}:${redisPort}: skipping the Redis rate limit tests ` +
-      "(set AUTH_TEST_REQUIRE_SERVICES=1 to make this a failure)"
-  )
-}
+const runRedisTests = await Services.shouldRun("Redis (for the Redis rate limit tests)", redis)
 
 /**
  * A TCP proxy in front of the shared Redis, so a test can take "Redis" away without stopping the server
- * other tests use: `cut` refuses connections and drops the open ones, `stall` keeps connections open but
- * forwards nothing (a hung server), `restore` brings it back on the same port.
+ * other tests use.
  */
-const proxy = Effect.acquireRelease(
-  Effect.async<{
-    readonly url: string
-    readonly cut: Effect.Effect<void>
-    readonly stall: Effect.Effect<void>
-    readonly restore: Effect.Effect<void>
-    readonly close: Effect.Effect<void>
-  }>((resume) => {
-    const sockets = new Set<Net.Socket>()
-    let stalled = false
-    const server = Net.createServer((client) => {
-      const upstream = Net.connect({ host: redisHost, port: redisPort })
-      for (const socket of [client, upstream]) {
-        sockets.add(socket)
-        socket.on("close", () => sockets.delete(socket))
-        socket.on("error", () => {
-          client.destroy()
-          upstream.destroy()
-        })
-      }
-      client.on("data", (data) => void (stalled || upstream.write(data)))
-      upstream.on("data", (data) => void (stalled || client.write(data)))
-      client.on("close", () => upstream.destroy())
-      upstream.on("close", () => client.destroy())
-    })
-    const dropAll = () => {
-      for (const socket of sockets) socket.destroy()
-      sockets.clear()
-    }
-    const listen = (port: number) =>
-      Effect.async<void>((resume) => {
-        server.listen(port, "127.0.0.1", () => resume(Effect.void))
-      })
-    const close = Effect.async<void>((resume) => {
-      dropAll()
-      if (!server.listening) return resume(Effect.void)
-      server.close(() => resume(Effect.void))
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(
-        Effect.succeed({
-          url: `redis://127.0.0.1:${port}`,
-          cut: close,
-          stall: Effect.sync(() => {
-            stalled = true
-          }),
-          restore: Effect.suspend(() => {
-            if (stalled) {
-              // A stalled connection has lost its replies: start over with fresh ones.
-              stalled = false
-              dropAll()
-            }
-            return server.listening ? Effect.void : listen(port)
-          }),
-          close
-        })
-      )
-    })
-  }),
-  (p) => p.close
-)
+const proxy = Effect.map(TcpProxy.scoped(redis), (p) => ({
+  url: `redis://127.0.0.1:${p.port}`,
+  cut: Effect.promise(() => p.cut()),
+  stall: Effect.promise(() => p.stall()),
+  restore: Effect.promise(() => p.restore())
+}))
 
 const build = (options: Omit<RateLimit.RedisOptions, "url"> & { readonly url?: string }) =>
   Effect.map(
@@ -134,9 +56,9 @@ const captureLogs = () => {
   }
 }
 
-describe.skipIf(!redisUp && !required)("RateLimit on Redis", () => {
-  it("has a Redis to test against", () => {
-    expect(redisUp, `no Redis on ${redisHost}:${redisPort}`).toBe(true)
+describe.runIf(runRedisTests)("RateLimit on Redis", () => {
+  it("has a Redis to test against", async () => {
+    expect(await Services.isReachable(redis), `no Redis on ${redisHost}:${redisPort}`).toBe(true)
   })
 
   it.scopedLive("two instances with their own connections share exactly one budget", () =>

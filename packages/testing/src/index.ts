@@ -12,3 +12,9 @@ export * as Tokens from "./Tokens.js"
 
 /** @since 0.1.0 */
 export * as Issuer from "./Issuer.js"
+
+/** @since 0.1.0 */
+export * as TcpProxy from "./TcpProxy.js"
+
+/** @since 0.1.0 */
+export * as Services from "./Services.js"
