@@ -11,7 +11,7 @@ import * as Fs from "node:fs/promises"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import type { Gateway } from "./helpers.js"
-import { cleanup, startGateway, tcpProxy, tempDir, waitForOutput } from "./helpers.js"
+import { cleanup, eventually, startGateway, tcpProxy, tempDir, waitForOutput } from "./helpers.js"
 
 afterEach(cleanup)
 
@@ -30,19 +30,6 @@ const closedPort = () =>
       server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
     })
   })
-
-/** Retries `check` until it passes or `millis` run out. */
-const eventually = async (check: () => Promise<void>, millis = 10_000) => {
-  const deadline = Date.now() + millis
-  for (;;) {
-    try {
-      return await check()
-    } catch (error) {
-      if (Date.now() > deadline) throw error
-      await new Promise((resolve) => setTimeout(resolve, 200))
-    }
-  }
-}
 
 /** A key id no other test (or earlier run sharing the Redis) uses, so Redis budgets never mix. */
 const uniqueKeyId = (name: string) => `${name}-${randomUUID().slice(0, 8)}`

@@ -14,7 +14,7 @@ import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { promisify } from "node:util"
 import type { Gateway } from "./helpers.js"
-import { cleanup, get, listeningLine, runToExit, startGateway, tempDir, waitForOutput } from "./helpers.js"
+import { cleanup, eventually, get, listeningLine, runToExit, startGateway, tempDir, waitForOutput } from "./helpers.js"
 import * as OidcProvider from "./oidcProvider.js"
 
 afterEach(cleanup)
@@ -57,19 +57,6 @@ const expectInvalidToken = async (gateway: Gateway, token: string, reason: strin
   expect({ status: response.status, reason: JSON.parse(body).reason }).toEqual({ status: 401, reason })
   expect(response.headers.get("www-authenticate")).toMatch(/^Bearer error="invalid_token"/)
   expect(body).not.toContain(token.split(".")[2])
-}
-
-/** Retries `check` until it passes or `millis` run out (for a key endpoint that comes back). */
-const eventually = async (check: () => Promise<void>, millis = 10_000) => {
-  const deadline = Date.now() + millis
-  for (;;) {
-    try {
-      return await check()
-    } catch (error) {
-      if (Date.now() > deadline) throw error
-      await new Promise((resolve) => setTimeout(resolve, 200))
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -188,3 +188,16 @@ export const tcpProxy = async (host: string, port: number): Promise<TcpProxy.Tcp
   proxies.add(proxy)
   return proxy
 }
+
+/** Retries `check` until it passes or `millis` run out. */
+export const eventually = async (check: () => Promise<void>, millis = 10_000) => {
+  const deadline = Date.now() + millis
+  for (;;) {
+    try {
+      return await check()
+    } catch (error) {
+      if (Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+}
