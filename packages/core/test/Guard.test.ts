@@ -161,6 +161,8 @@ describe("Guard.requirePolicy", () => {
         Authenticated.Authenticated
       >
     >()
+    // A type test, which is why the directive stays: the build fails if this line ever compiles, that is,
+    // if a guard could run without an `Authenticated` principal. expectTypeOf cannot assert "does not compile".
     // @ts-expect-error running a guard with no principal (Authenticated not provided) must not compile
     expectTypeOf(() => Effect.runPromise(Guard.requireUser())).toBeFunction()
   })

@@ -97,6 +97,8 @@ describe("HttpAuthMiddleware.make on the platform", () => {
 
     it("cannot serve an app that needs Authenticated without the middleware", () => {
       const app = Effect.map(Authenticated.Authenticated, (principal) => HttpServerResponse.text(principal.id))
+      // A type test, which is why the directive stays: the build fails if serving an app that needs
+      // `Authenticated` ever compiles without the middleware providing it.
       // @ts-expect-error Authenticated is still required: nothing authenticates the request
       const unsecured: Layer.Layer<never, never, HttpServer.HttpServer> = HttpServer.serve(app)
       const secured: Layer.Layer<never, never, HttpServer.HttpServer | Authenticator.Authenticator> = HttpServer.serve(

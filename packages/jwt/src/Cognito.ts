@@ -14,7 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { namingVariables } from "./internal/configErrors.js"
+import { issuerFromConfig as issuerFromSettings } from "./internal/config.js"
 import * as Compact from "./internal/compact.js"
 import * as JwksCache from "./JwksCache.js"
 import * as JwtProvider from "./JwtProvider.js"
@@ -458,18 +458,14 @@ export const issuerConfig: Config.Config<ConfiguredOptions> = Config.all({
 export const issuerFromConfig = (
   overrides?: Omit<IssuerOptions, keyof ConfiguredOptions>
 ): Effect.Effect<JwtProvider.Issuer, ConfigError.ConfigError, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.gen(function* () {
-    const settings = yield* issuerConfig
-    const refresh = yield* JwksCache.config
-    return yield* issuer({ ...overrides, ...settings, jwks: { ...overrides?.jwks, ...refresh } }).pipe(
-      Effect.mapError(
-        namingVariables({
-          userPoolId: "AUTH_COGNITO_USER_POOL_ID",
-          region: "AUTH_COGNITO_REGION",
-          clientIds: "AUTH_COGNITO_CLIENT_IDS",
-          tokenUse: "AUTH_COGNITO_TOKEN_USE",
-          endpoint: "AUTH_COGNITO_ENDPOINT"
-        })
-      )
-    )
-  })
+  issuerFromSettings(
+    issuerConfig,
+    {
+      userPoolId: "AUTH_COGNITO_USER_POOL_ID",
+      region: "AUTH_COGNITO_REGION",
+      clientIds: "AUTH_COGNITO_CLIENT_IDS",
+      tokenUse: "AUTH_COGNITO_TOKEN_USE",
+      endpoint: "AUTH_COGNITO_ENDPOINT"
+    },
+    (settings, refresh) => issuer({ ...overrides, ...settings, jwks: { ...overrides?.jwks, ...refresh } })
+  )

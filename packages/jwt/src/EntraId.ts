@@ -17,6 +17,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { issuerFromConfig as issuerFromSettings } from "./internal/config.js"
 import { FetchFailure, fetchJson } from "./internal/fetchJson.js"
 import * as JwksCache from "./JwksCache.js"
 import * as JwtProvider from "./JwtProvider.js"
@@ -512,8 +513,7 @@ export const issuerConfig: Config.Config<Pick<Options, "tenant" | "audience" | "
 export const issuerFromConfig = (
   overrides?: Omit<Options, "tenant" | "audience" | "authority"> | undefined
 ): Effect.Effect<JwtProvider.Issuer, ConfigError.ConfigError, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.gen(function* () {
-    const settings = yield* issuerConfig
-    const refresh = yield* JwksCache.config
-    return yield* issuer({ ...overrides, ...settings, jwks: { ...overrides?.jwks, ...refresh } })
-  })
+  // Entra's own checks already name the AUTH_ENTRA_* variables in their errors.
+  issuerFromSettings(issuerConfig, {}, (settings, refresh) =>
+    issuer({ ...overrides, ...settings, jwks: { ...overrides?.jwks, ...refresh } })
+  )

@@ -15,8 +15,8 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import { issuerFromConfig as issuerFromSettings } from "./internal/config.js"
 import * as Compact from "./internal/compact.js"
-import { namingVariables } from "./internal/configErrors.js"
 import * as JwksCache from "./JwksCache.js"
 import * as JwtVerifier from "./JwtVerifier.js"
 import * as KeySet from "./KeySet.js"
@@ -289,17 +289,13 @@ export const issuerConfig: Config.Config<IssuerOptions> = Config.all({
 export const issuerFromConfig = (
   overrides?: Omit<IssuerOptions, "issuer" | "jwksUrl" | "audience" | "algorithms">
 ): Effect.Effect<Issuer, ConfigError.ConfigError, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.gen(function* () {
-    const settings = yield* issuerConfig
-    const refresh = yield* JwksCache.config
-    return yield* issuer({ ...overrides, ...settings, jwks: { ...overrides?.jwks, ...refresh } }).pipe(
-      Effect.mapError(
-        namingVariables({
-          issuer: "AUTH_JWT_ISSUER",
-          jwksUrl: "AUTH_JWT_JWKS_URL",
-          audience: "AUTH_JWT_AUDIENCE",
-          algorithms: "AUTH_JWT_ALGORITHMS"
-        })
-      )
-    )
-  })
+  issuerFromSettings(
+    issuerConfig,
+    {
+      issuer: "AUTH_JWT_ISSUER",
+      jwksUrl: "AUTH_JWT_JWKS_URL",
+      audience: "AUTH_JWT_AUDIENCE",
+      algorithms: "AUTH_JWT_ALGORITHMS"
+    },
+    (settings, refresh) => issuer({ ...overrides, ...settings, jwks: { ...overrides?.jwks, ...refresh } })
+  )

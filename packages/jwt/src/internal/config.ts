@@ -1,4 +1,7 @@
+import type * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as JwksCache from "../JwksCache.js"
 
 /**
  * Replaces option names in a configuration error's paths with the variables they were read from, so a
@@ -24,3 +27,21 @@ export const namingVariables =
         return ConfigError.Unsupported(rename(error.path), error.message)
     }
   }
+
+/** The JWKS refresh settings read from `JWKS_CACHE_INTERVAL` / `JWKS_CACHE_USAGES`. */
+export type JwksRefresh = Config.Config.Success<typeof JwksCache.config>
+
+/**
+ * An issuer built from configuration: its own settings plus the JWKS refresh settings, with errors that
+ * name the variables rather than the options they fill.
+ */
+export const issuerFromConfig = <Settings, A, R>(
+  settings: Config.Config<Settings>,
+  variables: Readonly<Record<string, string>>,
+  build: (settings: Settings, refresh: JwksRefresh) => Effect.Effect<A, ConfigError.ConfigError, R>
+): Effect.Effect<A, ConfigError.ConfigError, R> =>
+  Effect.gen(function* () {
+    const read = yield* settings
+    const refresh = yield* JwksCache.config
+    return yield* Effect.mapError(build(read, refresh), namingVariables(variables))
+  })
