@@ -12,6 +12,7 @@ export const shared: ViteUserConfig = {
       "@effect-auth/core": source("core"),
       "@effect-auth/http": source("http"),
       "@effect-auth/jwt": source("jwt"),
+      "@effect-auth/sql": source("sql"),
       "@effect-auth/testing": source("testing")
     }
   },

@@ -34,6 +34,8 @@ export interface Metadata {
   readonly disabled?: boolean | undefined
   /** Overrides the default per-minute rate limit for this key. */
   readonly rateLimitPerMinute?: number | undefined
+  /** The principal the key was issued to (recorded in the identity's claims as `owner`). */
+  readonly owner?: string | undefined
   readonly groups?: ReadonlyArray<string> | undefined
   readonly roles?: ReadonlyArray<string> | undefined
   readonly permissions?: ReadonlyArray<string> | undefined
@@ -222,6 +224,7 @@ const identityOf = (entry: Entry, provider: string): Identity.Identity => {
   const metadata = entry.metadata
   const claims: Record<string, unknown> = { key_id: entry.keyId }
   if (metadata?.rateLimitPerMinute !== undefined) claims.rate_limit_per_minute = metadata.rateLimitPerMinute
+  if (metadata?.owner !== undefined) claims.owner = metadata.owner
   const grants: Identity.Grants = {
     ...(metadata?.groups === undefined ? {} : { groups: metadata.groups }),
     ...(metadata?.roles === undefined ? {} : { roles: metadata.roles }),
@@ -240,7 +243,7 @@ const identityOf = (entry: Entry, provider: string): Identity.Identity => {
  * The API key provider. Takes `ApiKey` credentials (the configured header, and a bare `Authorization: <key>`
  * when `Credential.Options.bareApiKey` is on) and `Bearer` tokens that are valid keys (not JWTs). The
  * identity's id is the key id, its kind `machine`, its claims `{ key_id }` (plus `rate_limit_per_minute`
- * when the key has one), its grants the key's groups, roles and permissions.
+ * and `owner` when the key has them), its grants the key's groups, roles and permissions.
  *
  * @example
  * ```ts
