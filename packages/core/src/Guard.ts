@@ -42,7 +42,7 @@ export const requireUser = (options?: {
 }): Effect.Effect<Principal, Forbidden, Authenticated> => requirePolicy(Policy.authenticated(options))
 
 /**
- * Membership of at least one of the groups (all of them with `{ all: true }`).
+ * Membership of at least one of the groups (all of them with `{ all: true }`), compared exactly.
  *
  * @since 0.1.0
  */
@@ -53,7 +53,7 @@ export const requireGroups = (
   requirePolicy(Policy.groups(groups, options))
 
 /**
- * At least one of the roles (all of them with `{ all: true }`).
+ * At least one of the roles (all of them with `{ all: true }`), compared exactly.
  *
  * @since 0.1.0
  */
@@ -64,7 +64,9 @@ export const requireRoles = (
   requirePolicy(Policy.roles(roles, options))
 
 /**
- * At least one of the permissions (all of them with `{ all: true }`).
+ * At least one of the permissions (all of them with `{ all: true }`), each decided by
+ * `Permission.allows`: held wildcards (`documents.*`, `*`) cover what they match, and a held deny
+ * (`!documents.delete`) refuses it whatever else is held.
  *
  * @since 0.1.0
  */

@@ -1,6 +1,7 @@
 /**
  * Authorization rules as values: "in one of these groups", "has all of these permissions", combined with
- * `and`, `or`, `not` and custom predicates. A policy only loads the grants it needs, in order, and stops
+ * `and`, `or`, `not` and custom predicates. Groups and roles are compared exactly; permissions follow the
+ * {@link Permission} grammar (wildcards, denies). A policy only loads the grants it needs, in order, and stops
  * as soon as the answer is known.
  *
  * @since 0.1.0
@@ -9,6 +10,7 @@ import * as Effect from "effect/Effect"
 import type { AuthorizationError } from "./AuthError.js"
 import { Forbidden } from "./AuthError.js"
 import type { Kind } from "./Identity.js"
+import * as Permission from "./Permission.js"
 import type { Principal } from "./Principal.js"
 
 /**
@@ -33,42 +35,59 @@ export interface MatchOptions {
 
 const allowed = Effect.succeed(undefined)
 
+const exactly = (held: ReadonlyArray<string>) => {
+  const set = new Set(held)
+  return (name: string) => set.has(name)
+}
+
+const byGrammar = (held: ReadonlyArray<string>) => (name: string) => Permission.allows(held, name)
+
 const grants =
   (
     select: (principal: Principal) => Effect.Effect<ReadonlyArray<string>, AuthorizationError>,
-    reason: Forbidden["reason"]
+    reason: Forbidden["reason"],
+    holds: (held: ReadonlyArray<string>) => (name: string) => boolean
   ) =>
   (required: ReadonlyArray<string>, options?: MatchOptions): Policy => ({
     check: (principal) =>
       Effect.map(select(principal), (held) => {
-        const set = new Set(held)
-        const ok =
-          options?.all === true ? required.every((name) => set.has(name)) : required.some((name) => set.has(name))
+        const has = holds(held)
+        const ok = options?.all === true ? required.every(has) : required.some(has)
         return ok ? undefined : new Forbidden({ reason, required })
       })
   })
 
 /**
- * At least one of the groups (or all of them with `{ all: true }`). An empty list never matches in any-of
- * mode, and always matches in all-of mode.
+ * At least one of the groups (or all of them with `{ all: true }`), compared exactly. An empty list never
+ * matches in any-of mode, and always matches in all-of mode.
  *
  * @since 0.1.0
  */
-export const groups = grants((principal) => principal.groups, "missing-groups")
+export const groups = grants((principal) => principal.groups, "missing-groups", exactly)
 
 /**
- * At least one of the roles (or all of them with `{ all: true }`).
+ * At least one of the roles (or all of them with `{ all: true }`), compared exactly.
  *
  * @since 0.1.0
  */
-export const roles = grants((principal) => principal.roles, "missing-roles")
+export const roles = grants((principal) => principal.roles, "missing-roles", exactly)
 
 /**
- * At least one of the permissions (or all of them with `{ all: true }`).
+ * At least one of the permissions (or all of them with `{ all: true }`), each decided by
+ * `Permission.allows`: a held `documents.*` covers a required `documents.read`, and a held deny
+ * (`!documents.delete`, `!documents.*`) refuses what it matches whatever else is held.
+ *
+ * @example
+ * ```ts
+ * import { Policy } from "@effect-auth/core"
+ *
+ * // Allowed for a principal holding ["documents.*"], refused if it also holds "!documents.delete".
+ * const canDelete = Policy.permissions(["documents.delete"])
+ * ```
  *
  * @since 0.1.0
  */
-export const permissions = grants((principal) => principal.permissions, "missing-permissions")
+export const permissions = grants((principal) => principal.permissions, "missing-permissions", byGrammar)
 
 /**
  * Any authenticated principal, or only those of one kind.

@@ -106,6 +106,45 @@ describe("Guard.requirePermissions", () => {
   )
 })
 
+describe("Guard.requirePermissions with wildcards and denies", () => {
+  it.effect("a held wildcard covers what it matches, and nothing above it", () =>
+    Effect.gen(function* () {
+      const caller = as({ permissions: ["documents.*"] })
+      expect((yield* caller(Guard.requirePermissions(["documents.read"]))).id).toBe("user-1")
+      expect((yield* caller(Guard.requirePermissions(["documents.read.own"]))).id).toBe("user-1")
+      const error = yield* Effect.flip(caller(Guard.requirePermissions(["documents"])))
+      expect(error).toMatchObject({ _tag: "Forbidden", reason: "missing-permissions", required: ["documents"] })
+      const other = yield* Effect.flip(caller(Guard.requirePermissions(["Documents.read"])))
+      expect(other).toMatchObject({ _tag: "Forbidden", reason: "missing-permissions" })
+    })
+  )
+
+  it.effect("a held deny refuses what it matches, whatever else is held", () =>
+    Effect.gen(function* () {
+      const caller = as({ permissions: ["*", "documents.delete", "!documents.delete", "!billing.*"] })
+      expect((yield* caller(Guard.requirePermissions(["documents.read"]))).id).toBe("user-1")
+      for (const required of ["documents.delete", "billing.refund", "billing.*"]) {
+        const error = yield* Effect.flip(caller(Guard.requirePermissions([required])))
+        expect(error).toMatchObject({ _tag: "Forbidden", reason: "missing-permissions", required: [required] })
+      }
+      const allOf = yield* Effect.flip(
+        caller(Guard.requirePermissions(["documents.read", "documents.delete"], { all: true }))
+      )
+      expect(allOf).toMatchObject({ _tag: "Forbidden", reason: "missing-permissions" })
+      expect((yield* caller(Guard.requirePermissions(["documents.delete", "documents.read"]))).id).toBe("user-1")
+    })
+  )
+
+  it.effect("groups and roles are never wildcards", () =>
+    Effect.gen(function* () {
+      const groups = yield* Effect.flip(as({ groups: ["*"] })(Guard.requireGroups(["admin"])))
+      expect(groups).toMatchObject({ _tag: "Forbidden", reason: "missing-groups" })
+      const roles = yield* Effect.flip(as({ roles: ["admin.*"] })(Guard.requireRoles(["admin.read"])))
+      expect(roles).toMatchObject({ _tag: "Forbidden", reason: "missing-roles" })
+    })
+  )
+})
+
 describe("Guard.requireUser", () => {
   it.effect("without options allows any principal, user or machine", () =>
     Effect.gen(function* () {

@@ -92,6 +92,37 @@ describe("Policy.groups / roles / permissions", () => {
     })
   )
 
+  it.effect("permissions follow the Permission grammar: wildcards match further segments, denies win", () =>
+    Effect.gen(function* () {
+      const editor = yield* principal({ permissions: ["documents.*", "reports.read", "!documents.delete"] })
+      expectAllowed(yield* Policy.permissions(["documents.write"]).check(editor))
+      expectAllowed(yield* Policy.permissions(["documents.read.own", "reports.read"], { all: true }).check(editor))
+      expectRefused(yield* Policy.permissions(["documents"]).check(editor), "missing-permissions", ["documents"])
+      expectRefused(yield* Policy.permissions(["reports.write"]).check(editor), "missing-permissions")
+      expectRefused(yield* Policy.permissions(["documents.delete"]).check(editor), "missing-permissions", [
+        "documents.delete"
+      ])
+      expectRefused(
+        yield* Policy.permissions(["documents.write", "documents.delete"], { all: true }).check(editor),
+        "missing-permissions"
+      )
+      expectAllowed(yield* Policy.permissions(["documents.delete", "documents.write"]).check(editor))
+      // A refusal by deny is an ordinary refusal: or() goes on to the next policy.
+      expectAllowed(
+        yield* Policy.or(Policy.permissions(["documents.delete"]), Policy.permissions(["reports.read"])).check(editor)
+      )
+    })
+  )
+
+  it.effect("groups and roles are compared exactly, never as wildcards", () =>
+    Effect.gen(function* () {
+      const alice = yield* principal({ groups: ["*", "staff.*"], roles: ["*"] })
+      expectRefused(yield* Policy.groups(["staff.eu"]).check(alice), "missing-groups")
+      expectRefused(yield* Policy.roles(["admin"]).check(alice), "missing-roles")
+      expectAllowed(yield* Policy.groups(["staff.*"]).check(alice))
+    })
+  )
+
   it.effect("groups, roles and permissions are separate: a group does not grant a role", () =>
     Effect.gen(function* () {
       const alice = yield* principal({ groups: ["admin"] })

@@ -18,3 +18,6 @@ export * as TcpProxy from "./TcpProxy.js"
 
 /** @since 0.1.0 */
 export * as Services from "./Services.js"
+
+/** @since 0.1.0 */
+export * as GrantStoreCases from "./GrantStoreCases.js"
