@@ -12,8 +12,11 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as GrantCommand from "./GrantCommand.js"
 import * as KeysCommand from "./KeysCommand.js"
+import * as MigrateCommand from "./MigrateCommand.js"
 import * as TokenCommand from "./TokenCommand.js"
+import * as UsersCommand from "./UsersCommand.js"
 
 /**
  * The CLI's version.
@@ -23,13 +26,20 @@ import * as TokenCommand from "./TokenCommand.js"
 export const version = "0.1.0"
 
 /**
- * The root command: `keys` and `token`.
+ * The root command: `keys`, `token`, and the SQL stores' `migrate`, `grant`, `revoke` and `users`.
  *
  * @since 0.1.0
  */
 export const command = Command.make("effect-auth").pipe(
-  Command.withDescription("API keys and tokens for effect-auth"),
-  Command.withSubcommands([KeysCommand.command, TokenCommand.command])
+  Command.withDescription("API keys, tokens, grants and users for effect-auth"),
+  Command.withSubcommands([
+    KeysCommand.command,
+    TokenCommand.command,
+    MigrateCommand.command,
+    GrantCommand.grant,
+    GrantCommand.revoke,
+    UsersCommand.command
+  ])
 )
 
 const cli = Command.run(command, { name: "effect-auth", version })
@@ -46,6 +56,16 @@ export const usage = `Usage:
   effect-auth keys hash [--key-id ID] < keys.txt
   effect-auth token inspect [--issuer ISS] [--jwks-url URL] [--audience AUD] [--algorithms RS256,...] <jwt | ->
 
+With a database (--database URL, else $AUTH_DATABASE_URL; --table-prefix auth_):
+  effect-auth migrate
+  effect-auth grant <group|role|permission> <name> --to <alice | group:NAME | role:NAME | principal:ID>
+  effect-auth revoke <group|role|permission> <name> --from <alice | group:NAME | role:NAME | principal:ID>
+  effect-auth users add <username> [--id ID] [--name N] [--email E] [--password-stdin]
+  effect-auth users remove <username>
+  effect-auth keys create <key_id> --sql [--owner ID] [--expires 2027-01-31] [--rate-limit N] [--description TEXT]
+  effect-auth keys list --sql
+  effect-auth keys revoke <key_id> --sql
+
 The key file defaults to $AUTH_API_KEYS_FILE, else ./api_keys.txt.
 Run "effect-auth <command> --help" for details.`
 
@@ -57,7 +77,7 @@ const stderrLogger = Logger.make(({ logLevel, message }) => {
 
 /**
  * Runs a command line (`process.argv`: the node executable and the script first) and answers its exit code:
- * 0 success, 1 bad input or an unreachable issuer, 2 an invalid token (`token inspect`).
+ * 0 success, 1 bad input, an unreachable issuer or database, 2 an invalid token (`token inspect`).
  *
  * @since 0.1.0
  */

@@ -1,10 +1,11 @@
 /**
  * `effect-auth keys …`: create, list, revoke and hash API keys in a key file (the line form read by
- * `ApiKeyFile.layer`).
+ * `ApiKeyFile.layer`), or with `--sql` in the `api_keys` table of the SQL stores (`SqlApiKeyStore`).
  *
  * @since 0.1.0
  */
 import { ApiKey, ApiKeyFile } from "@effect-auth/core"
+import { SqlAdmin } from "@effect-auth/sql"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -12,6 +13,8 @@ import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Database from "./internal/database.js"
 import type { CliFailure } from "./internal/failure.js"
 import { fail } from "./internal/failure.js"
 import * as KeysFile from "./internal/keysFile.js"
@@ -37,6 +40,45 @@ const fileOption = Options.text("file").pipe(
 
 const resolveFile = (file: Option.Option<string>): Effect.Effect<string> =>
   Option.match(file, { onNone: () => defaultFile, onSome: Effect.succeed })
+
+const sqlOption = Options.boolean("sql").pipe(
+  Options.withDescription(
+    "Use the api_keys table of the database (--database, else $AUTH_DATABASE_URL), not a key file"
+  )
+)
+
+/** The database of a `--sql` command; `--file` names a key file, so the two exclude each other. */
+const sqlDatabase = (
+  file: Option.Option<string>,
+  database: Option.Option<string>,
+  tablePrefix: string
+): Effect.Effect<Database.Database, CliFailure> =>
+  Option.isSome(file)
+    ? Effect.fail(fail("--file and --sql exclude each other: a key is stored in a key file or in the database"))
+    : Database.resolve(database, tablePrefix)
+
+/** A file command refuses the database options rather than ignore them (a key meant for the database). */
+const requireFileOnly = (given: ReadonlyArray<readonly [string, boolean]>): Effect.Effect<void, CliFailure> => {
+  const names = given.filter(([, isGiven]) => isGiven).map(([name]) => name)
+  return names.length === 0
+    ? Effect.void
+    : Effect.fail(fail(`${names.join(", ")} only with --sql (the key file keeps no such setting)`))
+}
+
+const isoDate = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/
+
+/**
+ * Reads `--expires`: an ISO-8601 date (`2027-01-31`, midnight UTC) or date and time with its offset
+ * (`2027-01-31T18:00:00Z`, `2027-01-31T18:00:00+01:00`). A time without an offset is refused: whose
+ * midnight it means would depend on the machine.
+ *
+ * @since 0.1.0
+ */
+export const parseExpiry = (text: string): Option.Option<Date> => {
+  if (!isoDate.test(text)) return Option.none()
+  const date = new Date(text)
+  return Number.isNaN(date.getTime()) ? Option.none() : Option.some(date)
+}
 
 const keyIdArg = Args.text({ name: "key_id" }).pipe(
   Args.withDescription("The key's id: letters, digits, '-' and '_' (it names the caller in logs)")
@@ -76,6 +118,90 @@ const warnIfShared = (path: string): Effect.Effect<void, CliFailure> =>
 // ---------------------------------------------------------------------------------------------------------
 // keys create
 
+const createInFile = (keyId: string, file: Option.Option<string>, prefix: string) =>
+  Effect.gen(function* () {
+    const path = yield* resolveFile(file)
+    const existing = yield* KeysFile.readIfExists(path)
+    if (existing !== undefined) {
+      const parsed = ApiKeyFile.parse(existing)
+      yield* requireLineForm(path, parsed)
+      // Skipped lines count too: a broken line for this id is most likely a key someone meant to keep.
+      const taken =
+        parsed.entries.some((entry) => entry.keyId === keyId) ||
+        KeysFile.splitLines(existing).some((line) => KeysFile.keyIdOfLine(line.content) === keyId)
+      if (taken) {
+        return yield* Effect.fail(
+          fail(
+            `key_id "${keyId}" already exists in "${path}": revoke it first (effect-auth keys revoke ${keyId}) or choose another id`
+          )
+        )
+      }
+      yield* warnIfShared(path)
+    } else if (path.toLowerCase().endsWith(".json")) {
+      return yield* Effect.fail(fail(`"${path}" would be a JSON key file: this command writes the line form only`))
+    }
+    const key = yield* Effect.try({
+      try: () => ApiKey.generate({ prefix }),
+      catch: () => fail(`invalid --prefix: use at most 85 letters, digits, '-' or '_'`)
+    })
+    // The file is written before the key is shown: a key whose line could not be stored is never printed.
+    yield* KeysFile.appendLine(path, existing, ApiKeyFile.formatLine(keyId, key))
+    yield* Console.log(key)
+    yield* Console.error(
+      `Created key "${keyId}" in "${path}" (only its SHA-256 hash is stored).\n` +
+        "Copy the key now: it cannot be shown again."
+    )
+  })
+
+interface SqlKeySettings {
+  readonly owner: Option.Option<string>
+  readonly expires: Option.Option<string>
+  readonly rateLimit: Option.Option<number>
+  readonly description: Option.Option<string>
+}
+
+const createInDatabase = (keyId: string, prefix: string, target: Database.Database, settings: SqlKeySettings) =>
+  Effect.gen(function* () {
+    let expiresAt: Date | undefined = undefined
+    if (Option.isSome(settings.expires)) {
+      const parsed = parseExpiry(settings.expires.value)
+      if (Option.isNone(parsed)) {
+        return yield* Effect.fail(
+          fail(
+            `invalid --expires "${settings.expires.value}": use an ISO-8601 date (2027-01-31) or 2027-01-31T18:00:00Z`
+          )
+        )
+      }
+      if (parsed.value.getTime() <= Date.now()) {
+        return yield* Effect.fail(fail(`invalid --expires "${settings.expires.value}": it is in the past`))
+      }
+      expiresAt = parsed.value
+    }
+    const created = yield* Database.run(
+      target,
+      SqlAdmin.createApiKey(
+        {
+          keyId,
+          prefix,
+          ...Option.match(settings.owner, { onNone: () => ({}), onSome: (owner) => ({ owner }) }),
+          ...Option.match(settings.description, { onNone: () => ({}), onSome: (description) => ({ description }) }),
+          ...(expiresAt === undefined ? {} : { expiresAt }),
+          ...Option.match(settings.rateLimit, {
+            onNone: () => ({}),
+            onSome: (rateLimitPerMinute) => ({ rateLimitPerMinute })
+          })
+        },
+        { tablePrefix: target.tablePrefix }
+      )
+    )
+    // The row is written before the key is shown: a key that could not be stored is never printed.
+    yield* Console.log(Redacted.value(created.key))
+    yield* Console.error(
+      `Created key "${created.keyId}" in ${target.shown} (only its SHA-256 hash is stored).\n` +
+        "Copy the key now: it cannot be shown again."
+    )
+  })
+
 const create = Command.make(
   "create",
   {
@@ -84,44 +210,48 @@ const create = Command.make(
     prefix: Options.text("prefix").pipe(
       Options.withDescription("The key's prefix, to recognize it (letters, digits, '-', '_')"),
       Options.withDefault("sk-")
+    ),
+    sql: sqlOption,
+    database: Database.databaseOption,
+    tablePrefix: Database.tablePrefixOption,
+    owner: Options.text("owner").pipe(
+      Options.withDescription("With --sql: the principal the key is issued to (its claims' owner)"),
+      Options.optional
+    ),
+    expires: Options.text("expires").pipe(
+      Options.withDescription("With --sql: when the key stops working (2027-01-31 or 2027-01-31T18:00:00Z)"),
+      Options.optional
+    ),
+    rateLimit: Options.integer("rate-limit").pipe(
+      Options.withDescription("With --sql: the key's own limit, in requests per minute"),
+      Options.optional
+    ),
+    description: Options.text("description").pipe(
+      Options.withDescription("With --sql: a note on the key (who has it, what for)"),
+      Options.optional
     )
   },
-  ({ file, keyId, prefix }) =>
+  ({ database, file, keyId, prefix, sql, tablePrefix, ...settings }) =>
     Effect.gen(function* () {
       yield* requireKeyId(keyId)
-      const path = yield* resolveFile(file)
-      const existing = yield* KeysFile.readIfExists(path)
-      if (existing !== undefined) {
-        const parsed = ApiKeyFile.parse(existing)
-        yield* requireLineForm(path, parsed)
-        // Skipped lines count too: a broken line for this id is most likely a key someone meant to keep.
-        const taken =
-          parsed.entries.some((entry) => entry.keyId === keyId) ||
-          KeysFile.splitLines(existing).some((line) => KeysFile.keyIdOfLine(line.content) === keyId)
-        if (taken) {
-          return yield* Effect.fail(
-            fail(
-              `key_id "${keyId}" already exists in "${path}": revoke it first (effect-auth keys revoke ${keyId}) or choose another id`
-            )
-          )
-        }
-        yield* warnIfShared(path)
-      } else if (path.toLowerCase().endsWith(".json")) {
-        return yield* Effect.fail(fail(`"${path}" would be a JSON key file: this command writes the line form only`))
+      if (!sql) {
+        yield* requireFileOnly([
+          ["--database", Option.isSome(database)],
+          ["--owner", Option.isSome(settings.owner)],
+          ["--expires", Option.isSome(settings.expires)],
+          ["--rate-limit", Option.isSome(settings.rateLimit)],
+          ["--description", Option.isSome(settings.description)]
+        ])
+        return yield* createInFile(keyId, file, prefix)
       }
-      const key = yield* Effect.try({
-        try: () => ApiKey.generate({ prefix }),
-        catch: () => fail(`invalid --prefix: use at most 85 letters, digits, '-' or '_'`)
-      })
-      // The file is written before the key is shown: a key whose line could not be stored is never printed.
-      yield* KeysFile.appendLine(path, existing, ApiKeyFile.formatLine(keyId, key))
-      yield* Console.log(key)
-      yield* Console.error(
-        `Created key "${keyId}" in "${path}" (only its SHA-256 hash is stored).\n` +
-          "Copy the key now: it cannot be shown again."
-      )
+      const target = yield* sqlDatabase(file, database, tablePrefix)
+      yield* createInDatabase(keyId, prefix, target, settings)
     })
-).pipe(Command.withDescription("Create a random API key, print it once and store its hash in the key file"))
+).pipe(
+  Command.withDescription(
+    "Create a random API key, print it once and store its hash in the key file (or, with --sql, the database)"
+  )
+)
 
 // ---------------------------------------------------------------------------------------------------------
 // keys list
@@ -164,7 +294,7 @@ const listEntries = (text: string, parsed: ApiKeyFile.Parsed): ReadonlyArray<Lis
   })
 }
 
-const list = Command.make("list", { file: fileOption }, ({ file }) =>
+const listFile = (file: Option.Option<string>) =>
   Effect.gen(function* () {
     const path = yield* resolveFile(file)
     const text = yield* KeysFile.read(path)
@@ -187,14 +317,44 @@ const list = Command.make("list", { file: fileOption }, ({ file }) =>
             })`)
     )
   })
-).pipe(Command.withDescription("List the key ids of the key file and how each key is stored (never the keys)"))
+
+const listDatabase = (target: Database.Database) =>
+  Effect.gen(function* () {
+    const keys = yield* Database.run(target, SqlAdmin.listApiKeys({ tablePrefix: target.tablePrefix }))
+    const now = Date.now()
+    const width = Math.max(6, ...keys.map((key) => key.keyId.length))
+    for (const key of keys) {
+      const notes: Array<string> = []
+      if (key.disabled) notes.push("revoked")
+      if (key.expiresAt !== undefined) {
+        notes.push(`${key.expiresAt.getTime() <= now ? "expired" : "expires"} ${key.expiresAt.toISOString()}`)
+      }
+      if (key.owner !== undefined) notes.push(`owner "${key.owner}"`)
+      if (key.rateLimitPerMinute !== undefined) notes.push(`${key.rateLimitPerMinute}/min`)
+      if (key.description !== undefined) notes.push(`"${key.description}"`)
+      yield* Console.log([key.keyId.padEnd(width), ...notes].join("  ").trimEnd())
+    }
+    yield* Console.error(`${keys.length} key(s) in ${target.shown}`)
+  })
+
+const list = Command.make(
+  "list",
+  { file: fileOption, sql: sqlOption, database: Database.databaseOption, tablePrefix: Database.tablePrefixOption },
+  ({ database, file, sql, tablePrefix }) =>
+    sql
+      ? Effect.flatMap(sqlDatabase(file, database, tablePrefix), listDatabase)
+      : Effect.zipRight(requireFileOnly([["--database", Option.isSome(database)]]), listFile(file))
+).pipe(
+  Command.withDescription(
+    "List the key ids of the key file and how each key is stored (or, with --sql, the database's keys); never the keys"
+  )
+)
 
 // ---------------------------------------------------------------------------------------------------------
 // keys revoke
 
-const revoke = Command.make("revoke", { keyId: keyIdArg, file: fileOption }, ({ file, keyId }) =>
+const revokeFile = (keyId: string, file: Option.Option<string>) =>
   Effect.gen(function* () {
-    yield* requireKeyId(keyId)
     const path = yield* resolveFile(file)
     const text = yield* KeysFile.read(path)
     yield* requireLineForm(path, ApiKeyFile.parse(text))
@@ -205,7 +365,41 @@ const revoke = Command.make("revoke", { keyId: keyIdArg, file: fileOption }, ({ 
     yield* KeysFile.replace(path, kept.map((line) => line.content + line.terminator).join(""))
     yield* Console.error(`Revoked "${keyId}" (${removed} line${removed === 1 ? "" : "s"} removed from "${path}")`)
   })
-).pipe(Command.withDescription("Remove every key of a key id from the key file (rewritten atomically)"))
+
+const revokeDatabase = (keyId: string, target: Database.Database) =>
+  Effect.gen(function* () {
+    const found = yield* Database.run(target, SqlAdmin.revokeApiKey(keyId, { tablePrefix: target.tablePrefix }))
+    if (!found) {
+      return yield* Effect.fail(
+        fail(`key_id "${keyId}" is not an active key in ${target.shown} (unknown or already revoked)`)
+      )
+    }
+    yield* Console.error(`Revoked "${keyId}" (disabled in ${target.shown}; its row is kept for the record)`)
+  })
+
+const revoke = Command.make(
+  "revoke",
+  {
+    keyId: keyIdArg,
+    file: fileOption,
+    sql: sqlOption,
+    database: Database.databaseOption,
+    tablePrefix: Database.tablePrefixOption
+  },
+  ({ database, file, keyId, sql, tablePrefix }) =>
+    Effect.gen(function* () {
+      yield* requireKeyId(keyId)
+      if (!sql) {
+        yield* requireFileOnly([["--database", Option.isSome(database)]])
+        return yield* revokeFile(keyId, file)
+      }
+      yield* revokeDatabase(keyId, yield* sqlDatabase(file, database, tablePrefix))
+    })
+).pipe(
+  Command.withDescription(
+    "Remove every key of a key id from the key file (rewritten atomically), or with --sql disable it in the database"
+  )
+)
 
 // ---------------------------------------------------------------------------------------------------------
 // keys hash
@@ -285,6 +479,6 @@ const hash = Command.make(
  * @since 0.1.0
  */
 export const command = Command.make("keys").pipe(
-  Command.withDescription("Manage the API key file"),
+  Command.withDescription("Manage API keys: the key file, or with --sql the database"),
   Command.withSubcommands([create, list, revoke, hash])
 )
