@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import * as Cache from "effect/Cache"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -202,10 +202,21 @@ export interface CacheOptions {
 export const defaultCapacity = 10_000
 
 /**
+ * One cached principal: the load's result, shared by every reader, and until when it may be answered
+ * (`Infinity` while the load runs). The entry object itself is the generation: a finished load is kept
+ * only while its entry is still the one in the map.
+ */
+interface CacheEntry {
+  readonly result: Deferred.Deferred<EffectiveGrants, ProviderUnavailable>
+  expiresAt: number
+}
+
+/**
  * Wraps a store with a TTL cache. Only successful loads are kept: a failure is answered to the readers
  * waiting for that load and then forgotten, so an outage is never remembered. `invalidate` and
  * `invalidateAll` drop cached grants (call them after changing a principal's grants for the change to
- * apply before the TTL runs out).
+ * apply before the TTL runs out); a load still running when they are called answers the readers already
+ * waiting for it, but is not kept, and later readers start a new load.
  *
  * @example
  * ```ts
@@ -228,22 +239,58 @@ export const cached = (store: GrantStore, options: CacheOptions): Effect.Effect<
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
       return Effect.dieMessage("GrantStore.cached: capacity must be a positive integer")
     }
-    const timeToLive = Duration.decode(options.timeToLive)
-    return Effect.map(
-      Cache.makeWith({
-        capacity,
-        lookup: store.load,
-        timeToLive: Exit.match({ onFailure: () => Duration.zero, onSuccess: () => timeToLive })
-      }),
-      (cache): GrantStore => ({
-        load: (principalId) =>
-          // The cache answers an entry until its expiry has passed, so a zero TTL alone would still answer
-          // a failure for the rest of the millisecond: drop it at once.
-          Effect.tapError(cache.get(principalId), () => cache.invalidate(principalId)),
-        invalidate: (principalId) => Effect.zipRight(cache.invalidate(principalId), store.invalidate(principalId)),
-        invalidateAll: Effect.zipRight(cache.invalidateAll, store.invalidateAll)
+    const timeToLive = Duration.toMillis(Duration.decode(options.timeToLive))
+    // Insertion order is recency order: a hit moves its entry to the end, eviction takes the first.
+    const entries = new Map<string, CacheEntry>()
+
+    const settle = (principalId: string, entry: CacheEntry, exit: Exit.Exit<EffectiveGrants, ProviderUnavailable>) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        // Invalidated (or evicted) while loading: the result is only for the readers already waiting.
+        if (entries.get(principalId) !== entry) return
+        if (Exit.isSuccess(exit)) entry.expiresAt = now + timeToLive
+        else entries.delete(principalId)
       })
-    )
+
+    const start = (principalId: string): CacheEntry => {
+      const entry: CacheEntry = { result: Deferred.unsafeMake(FiberId.none), expiresAt: Number.POSITIVE_INFINITY }
+      entries.set(principalId, entry)
+      for (const oldest of entries.keys()) {
+        if (entries.size <= capacity) break
+        entries.delete(oldest)
+      }
+      return entry
+    }
+
+    const load = (principalId: string): Effect.Effect<EffectiveGrants, ProviderUnavailable> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const current = entries.get(principalId)
+          entries.delete(principalId)
+          if (current !== undefined && now < current.expiresAt) {
+            entries.set(principalId, current)
+            return restore(Deferred.await(current.result))
+          }
+          const entry = start(principalId)
+          // The load runs in its own fiber, so a reader that stops waiting does not cancel it for others.
+          const run = Effect.flatMap(Effect.exit(Effect.interruptible(store.load(principalId))), (exit) =>
+            Effect.zipRight(settle(principalId, entry, exit), Deferred.done(entry.result, exit))
+          )
+          return Effect.zipRight(Effect.forkDaemon(run), restore(Deferred.await(entry.result)))
+        })
+      )
+
+    return Effect.succeed<GrantStore>({
+      load,
+      invalidate: (principalId) =>
+        Effect.zipRight(
+          Effect.sync(() => entries.delete(principalId)),
+          store.invalidate(principalId)
+        ),
+      invalidateAll: Effect.zipRight(
+        Effect.sync(() => entries.clear()),
+        store.invalidateAll
+      )
+    })
   })
 
 /**
@@ -266,44 +313,32 @@ const shared = <A, E>(load: Effect.Effect<A, E>): Effect.Effect<A, E> => {
   )
 }
 
-interface RequestLoad {
-  readonly grants: Effect.Effect<EffectiveGrants, ProviderUnavailable>
-  /** The grant kinds already answered from this load. */
-  readonly taken: Set<typeof GrantKind.Type>
-}
-
 /**
- * The three providers over one store. A `Principal` asks each provider at most once per request, with
- * the same `Identity` object, so the three share one load per identity object. A kind asked again for
- * an identity it was already answered for means a new request reusing the object (a fixed identity):
- * that starts a fresh load instead of answering old grants. A failed load is forgotten at once.
+ * The three providers over one store, sharing one load per `Identity` object. `Principal.fromIdentity`
+ * passes the three lookups a fresh object for every request, so a request's load is never answered to
+ * another request, also when a provider hands out one fixed identity object. A failed load is forgotten
+ * at once, so a retry within the request reaches the store again.
  */
 const makeProviders = (store: GrantStore) => {
-  const loads = new WeakMap<Identity, RequestLoad>()
+  const loads = new WeakMap<Identity, Effect.Effect<EffectiveGrants, ProviderUnavailable>>()
 
-  const loadFor = (kind: typeof GrantKind.Type, identity: Identity) =>
+  const loadFor = (identity: Identity) =>
     Effect.suspend(() => {
-      let current = loads.get(identity)
-      if (current === undefined || current.taken.has(kind)) {
-        const request: RequestLoad = {
-          grants: shared(
-            Effect.tapError(store.load(identity.id), () =>
-              Effect.sync(() => {
-                if (loads.get(identity) === request) loads.delete(identity)
-              })
-            )
-          ),
-          taken: new Set()
-        }
-        loads.set(identity, request)
-        current = request
-      }
-      current.taken.add(kind)
-      return current.grants
+      const existing = loads.get(identity)
+      if (existing !== undefined) return existing
+      const grants = shared(
+        Effect.tapError(store.load(identity.id), () =>
+          Effect.sync(() => {
+            if (loads.get(identity) === grants) loads.delete(identity)
+          })
+        )
+      )
+      loads.set(identity, grants)
+      return grants
     })
 
   const lookup = (kind: typeof GrantKind.Type): GrantsLookup => ({
-    lookup: (identity) => Effect.map(loadFor(kind, identity), (grants) => grants[kind])
+    lookup: (identity) => Effect.map(loadFor(identity), (grants) => grants[kind])
   })
 
   return Context.make(GroupsProvider, lookup("groups")).pipe(
@@ -314,8 +349,8 @@ const makeProviders = (store: GrantStore) => {
 
 /**
  * `GroupsProvider`, `RolesProvider` and `PermissionsProvider` backed by the `GrantStore` in context:
- * one `load` per request, shared by the three (keyed on the request's `Identity` object), and none when
- * the request reads no grant. Provide it to the `Authenticator` layer. A store failure reaches guards
+ * one `load` per request, shared by the three (keyed on the per-request `Identity` object that
+ * `Principal.fromIdentity` passes them), and none when the request reads no grant. Provide it to the `Authenticator` layer. A store failure reaches guards
  * as `ProviderUnavailable` (503).
  *
  * @example

@@ -56,19 +56,25 @@ export const grantSources: Effect.Effect<GrantSources> = Effect.all({
 })
 
 /**
- * Turns an identity into a principal with the given grant sources.
+ * Turns an identity into a principal with the given grant sources. Each run is one request: the three
+ * lookups receive a copy of `identity` made for this request, so a provider that shares work between
+ * the lookups of one request (keyed on that object, as `GrantStore.layerProviders` does) never shares it
+ * with another request, also when the same identity object authenticates many requests.
  *
  * @since 0.1.0
  */
 export const fromIdentity = (identity: Identity, sources: GrantSources): Effect.Effect<Principal> =>
-  Effect.map(
-    Effect.all([
-      once(Effect.suspend(() => sources.groups.lookup(identity))),
-      once(Effect.suspend(() => sources.roles.lookup(identity))),
-      once(Effect.suspend(() => sources.permissions.lookup(identity)))
-    ]),
-    ([groups, roles, permissions]) => ({ ...identity, groups, roles, permissions })
-  )
+  Effect.suspend(() => {
+    const request: Identity = { ...identity }
+    return Effect.map(
+      Effect.all([
+        once(Effect.suspend(() => sources.groups.lookup(request))),
+        once(Effect.suspend(() => sources.roles.lookup(request))),
+        once(Effect.suspend(() => sources.permissions.lookup(request)))
+      ]),
+      ([groups, roles, permissions]) => ({ ...identity, groups, roles, permissions })
+    )
+  })
 
 /**
  * Runs `lookup` on first use only and shares its result (success or failure) with every later and

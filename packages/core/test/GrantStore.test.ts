@@ -1,5 +1,15 @@
-import { AuthError, Authenticated, GrantStore, Guard, Identity, Policy, Principal } from "@effect-auth/core"
+import {
+  AuthError,
+  Authenticated,
+  Authenticator,
+  GrantStore,
+  Guard,
+  Identity,
+  Policy,
+  Principal
+} from "@effect-auth/core"
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -25,6 +35,11 @@ const aliceGrants: GrantStore.EffectiveGrants = {
   permissions: ["documents.*", "reports.read", "!documents.delete"]
 }
 
+/** The model after alice was moved out of staff and lost her grants. */
+const revoked: GrantStore.Model = { ...model, principals: { ...model.principals, alice: { groups: ["former-staff"] } } }
+
+const revokedGrants: GrantStore.EffectiveGrants = { groups: ["former-staff"], roles: [], permissions: [] }
+
 const outage = new AuthError.ProviderUnavailable({ reason: "unreachable", provider: "grant-store" })
 
 /**
@@ -45,6 +60,10 @@ const observed = (initial: GrantStore.Model, options?: { readonly delay?: `${num
   }
   return { state, store }
 }
+
+/** Lets forked readers run until the store has been asked `count` loads in all. */
+const untilLoads = (state: { readonly loads: ReadonlyArray<string> }, count: number) =>
+  Effect.repeat(Effect.yieldNow(), { until: () => state.loads.length >= count })
 
 const providersOver = (store: GrantStore.GrantStore) =>
   GrantStore.layerProviders.pipe(Layer.provide(Layer.succeed(GrantStore.GrantStore, store)))
@@ -113,6 +132,45 @@ describe("GrantStore.layerProviders", () => {
       const bob = yield* Principal.fromIdentity(identity("bob"), sources)
       expect(yield* bob.roles).toStrictEqual(["viewer"])
       expect(state.loads).toStrictEqual(["alice", "alice", "bob"])
+    })
+  )
+
+  it.effect("a later request reusing the identity object never reads an earlier request's load", () =>
+    Effect.gen(function* () {
+      const { state, store } = observed(model)
+      const cache = yield* GrantStore.cached(store, { timeToLive: "1 hour" })
+      const sources = yield* Effect.provide(Principal.grantSources, providersOver(cache))
+      const fixed = identity("alice")
+
+      // The first request reads only groups; the second reads permissions after a revocation.
+      const first = yield* Principal.fromIdentity(fixed, sources)
+      expect(yield* first.groups).toStrictEqual(aliceGrants.groups)
+      state.model = revoked
+      yield* cache.invalidate("alice")
+
+      const second = yield* Principal.fromIdentity(fixed, sources)
+      expect(yield* second.permissions).toStrictEqual([])
+      expect(yield* second.roles).toStrictEqual([])
+      expect(state.loads).toStrictEqual(["alice", "alice"])
+    })
+  )
+
+  it.effect("Authenticator.layerDisabled's fixed identity loads fresh grants for every request", () =>
+    Effect.gen(function* () {
+      const { state, store } = observed(model)
+      const authenticator = yield* Effect.provide(
+        Authenticator.Authenticator,
+        Authenticator.layerDisabled(identity("alice")).pipe(Layer.provide(providersOver(store)))
+      ).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["NODE_ENV", "development"]]))))
+
+      const first = yield* authenticator.authenticate({})
+      expect(yield* first.groups).toStrictEqual(aliceGrants.groups)
+      state.model = revoked
+      const second = yield* authenticator.authenticate({})
+      expect(yield* second.permissions).toStrictEqual([])
+      // Within one request the three kinds still share one load.
+      expect(yield* second.groups).toStrictEqual(revokedGrants.groups)
+      expect(state.loads).toStrictEqual(["alice", "alice"])
     })
   )
 
@@ -240,6 +298,81 @@ describe("GrantStore.cached", () => {
       expect((yield* cache.load("bob")).roles).toStrictEqual(["b2"])
       yield* cache.load("alice")
       expect(state.loads).toStrictEqual(["alice", "bob", "alice", "bob", "alice"])
+    })
+  )
+
+  it.effect("invalidate during an in-flight load wins: the finished load is not cached", () =>
+    Effect.gen(function* () {
+      // The store reads its model when the load starts and answers 50 ms later.
+      const { state, store } = observed(model, { delay: "50 millis" })
+      const cache = yield* GrantStore.cached(store, { timeToLive: "1 hour" })
+      const inFlight = yield* Effect.fork(cache.load("alice"))
+      yield* untilLoads(state, 1)
+
+      state.model = revoked
+      yield* cache.invalidate("alice")
+      yield* TestClock.adjust("50 millis")
+      // The reader that was already waiting gets the load it joined ...
+      expect(yield* Fiber.join(inFlight)).toStrictEqual(aliceGrants)
+      // ... but the next one never sees it again.
+      const next = yield* Effect.fork(cache.load("alice"))
+      yield* TestClock.adjust("50 millis")
+      expect(yield* Fiber.join(next)).toStrictEqual(revokedGrants)
+      expect(yield* cache.load("alice")).toStrictEqual(revokedGrants)
+      expect(state.loads).toStrictEqual(["alice", "alice"])
+    })
+  )
+
+  it.effect("invalidateAll during in-flight loads wins too", () =>
+    Effect.gen(function* () {
+      const { state, store } = observed(model, { delay: "50 millis" })
+      const cache = yield* GrantStore.cached(store, { timeToLive: "1 hour" })
+      const inFlight = yield* Effect.fork(Effect.all([cache.load("alice"), cache.load("bob")], { concurrency: 2 }))
+      yield* untilLoads(state, 2)
+
+      state.model = { principals: { alice: { roles: ["a2"] }, bob: { roles: ["b2"] } } }
+      yield* cache.invalidateAll
+      yield* TestClock.adjust("50 millis")
+      yield* Fiber.join(inFlight)
+
+      const next = yield* Effect.fork(Effect.all([cache.load("alice"), cache.load("bob")], { concurrency: 2 }))
+      yield* TestClock.adjust("50 millis")
+      const [alice, bob] = yield* Fiber.join(next)
+      expect([alice.roles, bob.roles]).toStrictEqual([["a2"], ["b2"]])
+      expect(state.loads).toHaveLength(4)
+    })
+  )
+
+  it.effect("a load started after invalidate does not join the load in flight before it", () =>
+    Effect.gen(function* () {
+      const { state, store } = observed(model, { delay: "50 millis" })
+      const cache = yield* GrantStore.cached(store, { timeToLive: "1 hour" })
+      const before = yield* Effect.fork(cache.load("alice"))
+      yield* untilLoads(state, 1)
+      state.model = revoked
+      yield* cache.invalidate("alice")
+      const after = yield* Effect.fork(cache.load("alice"))
+      yield* untilLoads(state, 2)
+      yield* TestClock.adjust("50 millis")
+      expect(yield* Fiber.join(before)).toStrictEqual(aliceGrants)
+      expect(yield* Fiber.join(after)).toStrictEqual(revokedGrants)
+      expect(yield* cache.load("alice")).toStrictEqual(revokedGrants)
+      expect(state.loads).toStrictEqual(["alice", "alice"])
+    })
+  )
+
+  it.effect("a reader that stops waiting does not cancel the load others wait for", () =>
+    Effect.gen(function* () {
+      const { state, store } = observed(model, { delay: "50 millis" })
+      const cache = yield* GrantStore.cached(store, { timeToLive: "1 hour" })
+      const impatient = yield* Effect.fork(Effect.timeout(cache.load("alice"), "10 millis"))
+      const patient = yield* Effect.fork(cache.load("alice"))
+      yield* TestClock.adjust("10 millis")
+      expect((yield* Effect.flip(Fiber.join(impatient)))._tag).toBe("TimeoutException")
+      yield* TestClock.adjust("40 millis")
+      expect(yield* Fiber.join(patient)).toStrictEqual(aliceGrants)
+      expect(yield* cache.load("alice")).toStrictEqual(aliceGrants)
+      expect(state.loads).toStrictEqual(["alice"])
     })
   )
 

@@ -53,6 +53,8 @@ describe("GrantStoreCases", () => {
       "several paths",
       "wildcard",
       "deny",
+      "inside",
+      "malformed deny",
       "case-sensitive",
       "spaces",
       "unicode"

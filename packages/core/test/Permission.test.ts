@@ -37,7 +37,25 @@ describe("Permission.isValid", () => {
       "*.read",
       "**",
       "documents.**",
-      "!doc*"
+      "!doc*",
+      // Format characters are invisible: a zero-width space or a BOM would make a look-alike name.
+      "documents\u200b.delete",
+      "\ufeffdocuments.read",
+      "documents.read\u200d",
+      "!documents\u2060.delete",
+      // Lone surrogates are not text (and a database would mangle them).
+      "documents.\ud83d",
+      "\ude80.read",
+      // Empty segments.
+      "documents..delete",
+      "documents.",
+      ".documents",
+      ".",
+      "..",
+      "!documents.",
+      "!.documents",
+      ".*",
+      "a..*"
     ]) {
       expect(Permission.isValid(invalid), JSON.stringify(invalid)).toBe(false)
     }
@@ -99,6 +117,29 @@ describe("Permission.allows", () => {
     expect(Permission.allows(["documents.*", "!documents.delete"], "documents.read")).toBe(true)
   })
 
+  it("a required wildcard is refused when a deny lies inside it (fail closed)", () => {
+    expect(Permission.allows(["documents.*", "!documents.delete"], "documents.*")).toBe(false)
+    expect(Permission.allows(["*", "!admin.delete"], "*")).toBe(false)
+    expect(Permission.allows(["*", "!admin.*"], "*")).toBe(false)
+    expect(Permission.allows(["*", "!documents.read.own"], "documents.*")).toBe(false)
+    expect(Permission.allows(["*", "!documents.read.*"], "documents.*")).toBe(false)
+    expect(Permission.allows(["documents.*", "!documents.*"], "documents.*")).toBe(false)
+    // Denies outside the wildcard leave it granted.
+    expect(Permission.allows(["*", "!billing.refund"], "documents.*")).toBe(true)
+    expect(Permission.allows(["*", "!documents"], "documents.*")).toBe(true)
+    expect(Permission.allows(["documents.*", "!documentsX.delete"], "documents.*")).toBe(true)
+    // A required exact permission is unaffected by denies of other permissions.
+    expect(Permission.allows(["documents.*", "!documents.delete"], "documents.read")).toBe(true)
+  })
+
+  it("refuses everything when a held deny is malformed (fail closed)", () => {
+    expect(Permission.allows(["documents.*", "!documents.delete "], "documents.delete")).toBe(false)
+    expect(Permission.allows(["documents.*", "!documents.delete "], "documents.read")).toBe(false)
+    expect(Permission.allows(["*", "!doc*"], "reports.read")).toBe(false)
+    // A malformed grant only grants nothing itself.
+    expect(Permission.allows(["documents.read ", "reports.read"], "reports.read")).toBe(true)
+  })
+
   it("never allows a required permission that is not valid grammar", () => {
     expect(Permission.allows(["*"], "")).toBe(false)
     expect(Permission.allows(["*", "!documents.delete"], "!documents.delete")).toBe(false)
@@ -126,18 +167,38 @@ describe("Permission.normalize", () => {
     ).toStrictEqual(["*", "reports.read", "!billing.refund", "!documents.*"])
   })
 
+  it("an invalid entry that may be a deny drops every grant, keeping the valid denies (fail closed)", () => {
+    for (const malformed of ["!documents.delete ", "!doc*", "!", "!!x", " !documents.delete", "!documents..delete"]) {
+      expect(
+        Permission.normalize(["documents.*", "reports.read", "!billing.*", malformed]),
+        JSON.stringify(malformed)
+      ).toStrictEqual(["!billing.*"])
+    }
+  })
+
   it("keeps what normalising a list allows unchanged", () => {
-    const held = ["*", "documents.read", "!documents.delete", "billing.*", "!billing.refund.*"]
-    const normalized = Permission.normalize(held)
-    for (const required of [
-      "documents.read",
-      "documents.delete",
-      "billing.refund",
-      "billing.refund.all",
-      "x",
-      "billing.*"
-    ]) {
-      expect(Permission.allows(normalized, required), required).toBe(Permission.allows(held, required))
+    const lists = [
+      ["*", "documents.read", "!documents.delete", "billing.*", "!billing.refund.*"],
+      ["documents.*", "reports.read", "!documents.delete ", "doc*"],
+      ["documents.*", "reports.read ", "documents.read\u200b"]
+    ]
+    for (const held of lists) {
+      const normalized = Permission.normalize(held)
+      for (const required of [
+        "documents.read",
+        "documents.delete",
+        "documents.*",
+        "billing.refund",
+        "billing.refund.all",
+        "x",
+        "billing.*",
+        "reports.read",
+        "*"
+      ]) {
+        expect(Permission.allows(normalized, required), `${held.join()} ${required}`).toBe(
+          Permission.allows(held, required)
+        )
+      }
     }
   })
 

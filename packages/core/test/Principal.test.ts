@@ -130,6 +130,32 @@ describe("Principal lazy grants", () => {
     })
   )
 
+  it.effect("the three lookups of one request share one identity object, a new request gets another", () =>
+    Effect.gen(function* () {
+      const seen: Array<Identity.Identity> = []
+      const recording = {
+        lookup: (identity: Identity.Identity) =>
+          Effect.sync(() => {
+            seen.push(identity)
+            return []
+          })
+      }
+      const sources = { groups: recording, roles: recording, permissions: recording }
+      // One identity object for every request, as a disabled authenticator's fixed identity is.
+      const request = Principal.fromIdentity(alice, sources)
+      const first = yield* request
+      const second = yield* request
+      yield* Principal.describe(first)
+      yield* second.permissions
+      expect(seen).toHaveLength(4)
+      const [groups, roles, permissions, later] = seen
+      expect(roles).toBe(groups)
+      expect(permissions).toBe(groups)
+      expect(later).not.toBe(groups)
+      expect(later).toStrictEqual(alice)
+    })
+  )
+
   it.effect("grant providers are read when the principal is built, not when grants are read", () =>
     Effect.gen(function* () {
       const principal = yield* Principal.make(alice).pipe(Effect.provide(GroupsProvider.layerStatic({ alice: ["x"] })))

@@ -417,10 +417,47 @@ export const cases: ReadonlyArray<Case> = [
     }
   },
   {
+    name: "a required wildcard is refused when a deny lies inside it",
+    model: {
+      principals: { alice: { roles: ["editor"] }, bob: { roles: ["root"] } },
+      roles: {
+        editor: { permissions: ["documents.*", "!documents.delete"] },
+        root: { permissions: ["*", "!admin.delete"] }
+      }
+    },
+    expect: {
+      alice: { groups: [], roles: ["editor"], permissions: ["documents.*", "!documents.delete"] },
+      bob: { groups: [], roles: ["root"], permissions: ["*", "!admin.delete"] }
+    },
+    checks: {
+      alice: [
+        ["documents.*", false],
+        ["documents.read", true],
+        ["documents.delete", false]
+      ],
+      bob: [
+        ["*", false],
+        ["admin.*", false],
+        ["documents.*", true],
+        ["admin.read", true]
+      ]
+    }
+  },
+  {
     name: "stored entries that are not valid permissions grant nothing",
     model: {
       principals: {
-        alice: { permissions: ["documents.read ", "doc*", "a.*.b", "!!x", "!", "reports.read"] }
+        alice: {
+          permissions: [
+            "documents.read ",
+            "doc*",
+            "a.*.b",
+            "documents..write",
+            "documents.",
+            "zero\u200bwidth.read",
+            "reports.read"
+          ]
+        }
       }
     },
     expect: { alice: { groups: [], roles: [], permissions: ["reports.read"] } },
@@ -429,8 +466,45 @@ export const cases: ReadonlyArray<Case> = [
         ["documents.read", false],
         ["doc.read", false],
         ["a.x.b", false],
+        ["zerowidth.read", false],
         ["reports.read", true]
       ]
+    }
+  },
+  {
+    name: "a malformed deny, wherever it comes from, leaves only the valid denies (fail closed)",
+    model: {
+      principals: {
+        alice: { roles: ["editor"], permissions: ["!documents.delete "] },
+        bob: { roles: ["auditor"], permissions: ["reports.read", "!billing.*"] },
+        carol: { permissions: ["*", "!!x"] },
+        dave: { permissions: ["documents.*", "!"] },
+        erin: { permissions: ["documents.*", " !documents.delete", "!documents.\u200bdelete"] }
+      },
+      roles: {
+        editor: { permissions: ["documents.*", "reports.read"] },
+        auditor: { permissions: ["billing.read", "!doc*"] }
+      }
+    },
+    expect: {
+      alice: { groups: [], roles: ["editor"], permissions: [] },
+      bob: { groups: [], roles: ["auditor"], permissions: ["!billing.*"] },
+      carol: nothing,
+      dave: nothing,
+      erin: nothing
+    },
+    checks: {
+      alice: [
+        ["documents.read", false],
+        ["documents.delete", false],
+        ["reports.read", false]
+      ],
+      bob: [
+        ["reports.read", false],
+        ["billing.read", false]
+      ],
+      carol: [["anything", false]],
+      erin: [["documents.read", false]]
     }
   }
 ]
