@@ -1,9 +1,11 @@
 /**
- * Demo mode: when no provider is configured, `npm start` makes a demo users file with fresh random
- * passwords, a demo API keys file with a fresh key (stored hashed) and a route table, starts a local dev token issuer with freshly minted bearer tokens, so a
- * newcomer can try the gateway with the curl commands it prints.
+ * Demo mode: when no provider is configured, `npm start` makes a SQLite database with demo users (fresh
+ * random passwords) and their groups, a demo API keys file with a fresh key (stored hashed) and a route
+ * table, and starts a local dev token issuer with freshly minted bearer tokens, so a newcomer can try the
+ * gateway with the curl commands it prints.
  */
 import { ApiKey, ApiKeyFile, PasswordHasher } from "@effect-auth/core"
+import { Migrations, SqlAdmin, SqlDatabase } from "@effect-auth/sql"
 import { Issuer } from "@effect-auth/testing"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -18,7 +20,10 @@ export interface DemoUser {
 }
 
 export interface Demo {
-  readonly usersFile: string
+  /** The SQLite file holding the demo users and the grants of every demo principal. */
+  readonly databaseFile: string
+  /** `sqlite:<databaseFile>`, for `SqlDatabase.layer`. */
+  readonly databaseUrl: Redacted.Redacted<string>
   readonly routesFile: string
   readonly users: ReadonlyArray<DemoUser>
   readonly apiKeysFile: string
@@ -35,9 +40,9 @@ export const tokenLifetimeSeconds = 8 * 60 * 60
 
 export interface DevIssuer {
   readonly issuer: Issuer.Issuer
-  /** A token for `alice`, group `admin`. */
+  /** A token for `alice` (in group `admin` by the demo database's grants). */
   readonly adminToken: string
-  /** A token for `bob`, group `staff`. */
+  /** A token for `bob` (in group `staff` by the demo database's grants). */
   readonly userToken: string
 }
 
@@ -50,21 +55,34 @@ const demoRoutes = [
 const randomPassword = () => Crypto.randomBytes(12).toString("base64url")
 
 /**
- * Writes `users.txt`, `api_keys.txt` and `routes.json` into `directory` (created owner-only) with new
- * passwords and a new key.
+ * Brings the demo database up to date and (re)writes the demo users with their new passwords and their
+ * groups. The groups are grants of the principal ids `alice` and `bob`, which are also the subjects of the
+ * dev issuer's tokens: Basic users and tokens get the same groups from the database. Anything else a
+ * person added to the database is kept.
+ */
+const seed = (users: ReadonlyArray<DemoUser>) =>
+  Effect.gen(function* () {
+    const hasher = yield* PasswordHasher.PasswordHasher
+    // Explicit, as any app should do it: the gateway itself only checks that the schema is there.
+    yield* Migrations.run()
+    for (const user of users) {
+      const passwordHash = yield* hasher.hash(Redacted.make(user.password))
+      yield* SqlAdmin.removeUser(user.username)
+      yield* SqlAdmin.addUser({ username: user.username, passwordHash })
+      for (const group of user.groups) yield* SqlAdmin.grant({ principal: user.username }, { group })
+    }
+  })
+
+/**
+ * Makes `auth.db` (SQLite: the demo users and their groups), `api_keys.txt` and `routes.json` in
+ * `directory` (created owner-only), with new passwords and a new key.
  */
 export const setup = (directory: string) =>
   Effect.gen(function* () {
-    const hasher = yield* PasswordHasher.PasswordHasher
     const users: ReadonlyArray<DemoUser> = [
       { username: "alice", password: randomPassword(), groups: ["admin"] },
       { username: "bob", password: randomPassword(), groups: ["staff"] }
     ]
-    const lines: Array<string> = ["# Demo users made by the gateway's demo mode (username:hash:groups)."]
-    for (const user of users) {
-      const hash = yield* hasher.hash(Redacted.make(user.password))
-      lines.push(`${user.username}:${hash}:${user.groups.join(",")}`)
-    }
     const apiKeyId = "demo"
     const apiKey = ApiKey.generate()
     // Only the hash is written: the key itself exists in the banner and nowhere else.
@@ -72,22 +90,23 @@ export const setup = (directory: string) =>
       "# Demo API keys made by the gateway's demo mode (key_id:sha256:<hex>).",
       ApiKeyFile.formatLine(apiKeyId, apiKey)
     ]
-    const usersFile = Path.join(directory, "users.txt")
+    const databaseFile = Path.join(directory, "auth.db")
     const apiKeysFile = Path.join(directory, "api_keys.txt")
     const routesFile = Path.join(directory, "routes.json")
     yield* Effect.promise(async () => {
       await Fs.mkdir(directory, { recursive: true, mode: 0o700 })
-      for (const [file, content] of [
-        [usersFile, lines],
-        [apiKeysFile, keyLines]
-      ] as const) {
-        await Fs.writeFile(file, content.join("\n") + "\n", { mode: 0o600 })
-        // The mode above applies only when the file is created; an older file keeps its own.
-        await Fs.chmod(file, 0o600)
-      }
+      // Created owner-only before SQLite opens it (an empty file is an empty database); SQLite gives its
+      // journal files the same mode. The chmod covers a file an older run made.
+      await Fs.writeFile(databaseFile, "", { flag: "a", mode: 0o600 })
+      await Fs.chmod(databaseFile, 0o600)
+      await Fs.writeFile(apiKeysFile, keyLines.join("\n") + "\n", { mode: 0o600 })
+      // The mode above applies only when the file is created; an older file keeps its own.
+      await Fs.chmod(apiKeysFile, 0o600)
       await Fs.writeFile(routesFile, JSON.stringify(demoRoutes, null, 2) + "\n")
     })
-    return { usersFile, routesFile, users, apiKeysFile, apiKeyId, apiKey } satisfies Demo
+    const databaseUrl = Redacted.make(`sqlite:${databaseFile}`)
+    yield* Effect.provide(seed(users), SqlDatabase.layer({ url: databaseUrl }))
+    return { databaseFile, databaseUrl, routesFile, users, apiKeysFile, apiKeyId, apiKey } satisfies Demo
   })
 
 /**
@@ -101,8 +120,9 @@ export const startIssuer: Effect.Effect<DevIssuer, string> = Effect.tryPromise({
       issuer.mint(claims, { subject, audience, expiresIn: tokenLifetimeSeconds })
     return {
       issuer,
-      adminToken: await mint("alice", { name: "Alice (demo token)", groups: ["admin"], scope: "reports:read" }),
-      userToken: await mint("bob", { name: "Bob (demo token)", groups: ["staff"], scope: "reports:read" })
+      // No grant claims: the demo database's grants of `alice` and `bob` are what count.
+      adminToken: await mint("alice", { name: "Alice (demo token)" }),
+      userToken: await mint("bob", { name: "Bob (demo token)" })
     }
   },
   catch: (error) => `cannot start the demo token issuer: ${error instanceof Error ? error.message : String(error)}`
@@ -135,10 +155,11 @@ export const banner = (demo: Demo, dev: DevIssuer, baseUrl: string): string => {
     "",
     rule,
     " DEMO MODE: no provider is configured (AUTH_BASIC_USERS_FILE, AUTH_JWT_ISSUER, ...), so the",
-    " gateway made demo users with fresh random passwords and started a local dev token issuer.",
+    " gateway made demo users with fresh random passwords in a SQLite database, and started a local",
+    " dev token issuer. Groups of users and tokens alike come from the database.",
     " Never use demo mode in production.",
-    `   users:  ${demo.usersFile}`,
-    `   keys:   ${demo.apiKeysFile}`,
+    ` database: ${demo.databaseFile} (SQLite: users, and groups for users and tokens)`,
+    `     keys: ${demo.apiKeysFile}`,
     `   routes: ${demo.routesFile}`,
     `   issuer: ${dev.issuer.issuer} (audience ${audience})`,
     rule,

@@ -20,21 +20,11 @@ export const providerVariables = [
   "AUTH_DATABASE_URL"
 ] as const
 
-/** The providers this version of the gateway can run; the others are recognised but not built yet. */
-export const supportedProviderVariables: ReadonlyArray<string> = [
-  "AUTH_BASIC_USERS_FILE",
-  "AUTH_JWT_ISSUER",
-  "AUTH_JWT_JWKS_URL",
-  "AUTH_COGNITO_USER_POOL_ID",
-  "AUTH_ENTRA_TENANT_ID",
-  "AUTH_API_KEYS_FILE"
-]
-
 /**
- * Settings of the bearer-token providers, each read only with the provider variable it belongs to: set
- * without it, it is logged as ignored.
+ * Settings of the bearer-token providers and of the database, each read only with the provider variable it
+ * belongs to: set without it, it is logged as ignored.
  */
-export const bearerSettings: ReadonlyArray<readonly [setting: string, provider: ReadonlyArray<string>]> = [
+export const providerSettings: ReadonlyArray<readonly [setting: string, provider: ReadonlyArray<string>]> = [
   ["AUTH_JWT_AUDIENCE", ["AUTH_JWT_ISSUER", "AUTH_JWT_JWKS_URL"]],
   ["AUTH_JWT_ALGORITHMS", ["AUTH_JWT_ISSUER", "AUTH_JWT_JWKS_URL"]],
   ["AUTH_COGNITO_REGION", ["AUTH_COGNITO_USER_POOL_ID"]],
@@ -42,14 +32,17 @@ export const bearerSettings: ReadonlyArray<readonly [setting: string, provider: 
   ["AUTH_COGNITO_TOKEN_USE", ["AUTH_COGNITO_USER_POOL_ID"]],
   ["AUTH_COGNITO_ENDPOINT", ["AUTH_COGNITO_USER_POOL_ID"]],
   ["AUTH_ENTRA_AUDIENCE", ["AUTH_ENTRA_TENANT_ID"]],
-  ["AUTH_ENTRA_AUTHORITY", ["AUTH_ENTRA_TENANT_ID"]]
+  ["AUTH_ENTRA_AUTHORITY", ["AUTH_ENTRA_TENANT_ID"]],
+  ["AUTH_DATABASE_POOL_SIZE", ["AUTH_DATABASE_URL"]],
+  ["AUTH_DATABASE_CONNECT_TIMEOUT", ["AUTH_DATABASE_URL"]],
+  ["AUTH_DATABASE_SOCKET_TIMEOUT", ["AUTH_DATABASE_URL"]],
+  ["AUTH_DATABASE_MIGRATE", ["AUTH_DATABASE_URL"]],
+  ["AUTH_DATABASE_TABLE_PREFIX", ["AUTH_DATABASE_URL"]],
+  ["AUTH_GRANTS_CACHE_TTL", ["AUTH_DATABASE_URL"]]
 ]
 
 /** JWKS refresh settings, shared by every bearer-token issuer (the seed's names). */
 export const jwksCacheVariables: ReadonlyArray<string> = ["JWKS_CACHE_INTERVAL", "JWKS_CACHE_USAGES"]
-
-/** Contract variables for features this version does not have yet: setting one is logged, not ignored. */
-export const reservedVariables: ReadonlyArray<string> = []
 
 /** Rate limit and audit log settings, read by core's `RateLimit.layerConfig` and `AuditLog.layerConfig`. */
 export const limitAndAuditVariables: ReadonlyArray<string> = [
@@ -62,9 +55,8 @@ export const limitAndAuditVariables: ReadonlyArray<string> = [
 
 const knownVariables: ReadonlySet<string> = new Set([
   ...providerVariables,
-  ...reservedVariables,
   ...limitAndAuditVariables,
-  ...bearerSettings.map(([setting]) => setting),
+  ...providerSettings.map(([setting]) => setting),
   ...jwksCacheVariables,
   "AUTH_ROUTES_FILE",
   "AUTH_ERROR_STYLE",
@@ -84,9 +76,7 @@ export interface GatewayConfig {
   readonly apiKeyHeader: string
   /** Provider variables that are set (non-empty). */
   readonly providersSet: ReadonlyArray<string>
-  /** Variables of features not built yet that are set (non-empty). */
-  readonly reservedSet: ReadonlyArray<string>
-  /** Bearer-provider settings that are set while their provider variable is not: they have no effect. */
+  /** Provider settings that are set while their provider variable is not: they have no effect. */
   readonly orphanSettings: ReadonlyArray<string>
   /** A generic JWT issuer is configured (`AUTH_JWT_ISSUER` or `AUTH_JWT_JWKS_URL`). */
   readonly jwtIssuer: boolean
@@ -96,6 +86,8 @@ export interface GatewayConfig {
   readonly cognito: boolean
   /** Entra ID is configured (`AUTH_ENTRA_TENANT_ID`). */
   readonly entraId: boolean
+  /** A database holds users, API keys and grants (`AUTH_DATABASE_URL`). */
+  readonly database: boolean
   readonly authDisabled: boolean
   readonly production: boolean
   /** `AUTH_*` variables that are set but that no version of the gateway knows: most likely typos. */
@@ -118,7 +110,7 @@ export const load = Effect.gen(function* () {
     Effect.filter(names, (name) => Effect.map(optionalString(name), Option.isSome))
   const providersSet = yield* setAmong(providerVariables)
   const isSet = (name: string) => providersSet.includes(name)
-  const settingsSet = yield* setAmong(bearerSettings.map(([setting]) => setting))
+  const settingsSet = yield* setAmong(providerSettings.map(([setting]) => setting))
   return {
     port: yield* Config.withDefault(
       Config.orElse(Config.port("PORT"), () => Config.map(Config.literal("0")("PORT"), () => 0)),
@@ -132,14 +124,14 @@ export const load = Effect.gen(function* () {
     apiKeysFile: yield* optionalString("AUTH_API_KEYS_FILE"),
     apiKeyHeader: yield* AuthConfig.apiKeyHeader,
     providersSet,
-    reservedSet: yield* setAmong(reservedVariables),
-    orphanSettings: bearerSettings
+    orphanSettings: providerSettings
       .filter(([setting, providers]) => settingsSet.includes(setting) && !providers.some(isSet))
       .map(([setting]) => setting),
     jwtIssuer: isSet("AUTH_JWT_ISSUER") || isSet("AUTH_JWT_JWKS_URL"),
     jwtAudience: Option.isSome(yield* optionalString("AUTH_JWT_AUDIENCE")),
     cognito: isSet("AUTH_COGNITO_USER_POOL_ID"),
     entraId: isSet("AUTH_ENTRA_TENANT_ID"),
+    database: isSet("AUTH_DATABASE_URL"),
     authDisabled: yield* AuthConfig.disabled,
     production: (yield* AuthConfig.nodeEnv) === "production",
     unknownSet: Object.keys(process.env).filter((name) => name.startsWith("AUTH_") && !knownVariables.has(name))

@@ -15,6 +15,7 @@ import {
 } from "@effect-auth/core"
 import { RoutePolicy } from "@effect-auth/http"
 import { JwtProvider } from "@effect-auth/jwt"
+import { SqlDatabase } from "@effect-auth/sql"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -26,6 +27,7 @@ import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
 import * as Path from "node:path"
 import * as Bearer from "./Bearer.js"
+import * as Database from "./Database.js"
 import * as Demo from "./Demo.js"
 import * as GatewayConfig from "./GatewayConfig.js"
 import * as Gateway from "./Gateway.js"
@@ -66,47 +68,66 @@ const program = (logLevel: LogLevel.LogLevel) =>
     const hasher = Layer.succeed(PasswordHasher.PasswordHasher, yield* PasswordHasher.make())
     const demo = demoMode ? yield* Effect.provide(Demo.setup(Path.resolve(".demo")), hasher) : undefined
     const devIssuer = demoMode ? yield* Demo.startIssuer : undefined
-    const usersFile = demo === undefined ? config.basicUsersFile : Option.some(demo.usersFile)
+    const usersFile = demo === undefined ? config.basicUsersFile : Option.none()
     const apiKeysFile = demo === undefined ? config.apiKeysFile : Option.some(demo.apiKeysFile)
     const routesFile = Option.orElse(config.routesFile, () => Option.fromNullable(demo?.routesFile))
     const routes = yield* loadRoutes(routesFile)
 
-    const unsupported = [
-      ...config.providersSet.filter((name) => !GatewayConfig.supportedProviderVariables.includes(name)),
-      ...config.reservedSet
-    ]
-    if (unsupported.length > 0) {
-      yield* Effect.logWarning(`Not supported by this gateway version yet, ignored: ${unsupported.join(", ")}`)
-    }
     if (config.orphanSettings.length > 0) {
       yield* Effect.logWarning(`Set without the provider they belong to, ignored: ${config.orphanSettings.join(", ")}`)
     }
+    // AUTH_DATABASE_URL (or the demo's SQLite file): grants for every caller, and the users and keys that no
+    // file is configured for. Building the layers opens nothing yet; the runtime below does, once.
+    const database =
+      demo !== undefined
+        ? Database.stores(SqlDatabase.layer({ url: demo.databaseUrl }), Database.demoSettings)
+        : config.database
+          ? (yield* Database.fromConfig).stores
+          : undefined
+    const uses: Database.Uses = { users: Option.isNone(usersFile), apiKeys: Option.isNone(apiKeysFile) }
+    if (database !== undefined) {
+      yield* Effect.logInfo(`From the SQL database: ${Database.describeUses(uses)}`)
+      if (Option.isSome(usersFile)) yield* Effect.logInfo("Basic users from AUTH_BASIC_USERS_FILE, not the database")
+      if (Option.isSome(apiKeysFile)) yield* Effect.logInfo("API keys from AUTH_API_KEYS_FILE, not the database")
+    }
+    const users = Option.match(usersFile, {
+      onNone: () => (database === undefined ? undefined : database.users),
+      onSome: (path) => CredentialsRepository.layerFile(path)
+    })
+    // The key file is watched for the gateway's whole life: a key added or revoked counts within seconds.
+    const keyStore = Option.match(apiKeysFile, {
+      onNone: () => (database === undefined ? undefined : database.apiKeys),
+      onSome: (path) => ApiKeyFile.layer(path, { watch: true })
+    })
+
     const issuers = Bearer.issuers(config, devIssuer)
     // Bearer tokens first: the JWT provider takes only JWT-shaped tokens, Basic only Basic credentials,
     // and API keys last, only values of the key grammar (which has no dots, so never a JWT).
     const providers = [
       ...(issuers.length === 0 ? [] : [JwtProvider.provider(issuers)]),
-      ...(Option.isSome(usersFile)
-        ? [BasicAuth.provider().pipe(Effect.provide(CredentialsRepository.layerFile(usersFile.value)))]
-        : []),
-      ...(Option.isSome(apiKeysFile) ? [ApiKey.provider()] : [])
+      ...(users === undefined ? [] : [BasicAuth.provider()]),
+      ...(keyStore === undefined ? [] : [ApiKey.provider()])
     ]
-    // The key file is watched for the gateway's whole life: a key added or revoked counts within seconds.
-    const keyStore = Option.match(apiKeysFile, {
-      onNone: () => Layer.succeed(ApiKey.ApiKeyStore, ApiKey.makeMemory([])),
-      onSome: (path) => ApiKeyFile.layer(path, { watch: true })
-    })
     if (providers.length === 0 && !config.authDisabled) {
       yield* Effect.logWarning("No identity provider is configured: every protected request will be refused")
     }
     // A bare `Authorization: <key>` is an API key, as the seed accepted it.
     const authLayer = Authenticator.layerConfig(providers, {
       credentials: { apiKeyHeader: config.apiKeyHeader, bareApiKey: true }
-    }).pipe(Layer.provide([hasher, Bearer.httpClient, keyStore]))
+    }).pipe(
+      Layer.provide([
+        hasher,
+        Bearer.httpClient,
+        keyStore ?? Layer.succeed(ApiKey.ApiKeyStore, ApiKey.makeMemory([])),
+        users ?? CredentialsRepository.layerMemory([]),
+        database?.grants ?? Layer.empty
+      ])
+    )
     const runtime = ManagedRuntime.make(
       Layer.mergeAll(authLayer, RateLimit.layerConfig, AuditLog.layerConfig(), Logger.minimumLogLevel(logLevel))
     )
-    // Build the authenticator now: bad configuration stops the start instead of failing every request.
+    // Build the authenticator now: bad configuration stops the start instead of failing every request, and
+    // so does a database that cannot be reached or has no schema (a mid-run outage gives 503s instead).
     // Key endpoints are not contacted here: an issuer that is down at start-up gives 503s, not a failed start.
     const services = yield* Effect.mapError(runtime.runtimeEffect, String)
 

@@ -3,6 +3,8 @@
  * environment in a fresh temporary directory, talks HTTP to it, and stops it afterwards.
  */
 import { PasswordHasher } from "@effect-auth/core"
+import { SqlAdmin, SqlDatabase } from "@effect-auth/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -111,18 +113,49 @@ describe("demo mode (no provider variable set)", () => {
     expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200)
   })
 
-  it("writes its users file into ./.demo with hashes only, never the printed passwords", async () => {
+  it("keeps its users in ./.demo/auth.db (SQLite, owner-only) with hashes only, never the printed passwords", async () => {
     const gateway = await startGateway()
     await waitForOutput(gateway, (output) => /# \d{3}:[^\n]*\n=+\n/.test(output), "the demo banner")
-    const passwords = [...gateway.output().matchAll(/-u \w+:(\S+)/g)].map(([, password]) => password!)
+    expect(gateway.output()).toMatch(/database: \S+auth\.db \(SQLite/)
+    const passwords = [...gateway.output().matchAll(/-u \w+:(\S+)/g)]
+      .map(([, password]) => password!)
+      .filter((password) => password !== "wrong-password")
     expect(passwords.length).toBeGreaterThan(0)
 
-    const usersFile = await Fs.readFile(Path.join(gateway.cwd, ".demo", "users.txt"), "utf8")
-    expect(usersFile).toMatch(/^alice:\$scrypt\$/m)
-    for (const password of passwords.filter((password) => password !== "wrong-password")) {
-      expect(usersFile).not.toContain(password)
+    const database = Path.join(gateway.cwd, ".demo", "auth.db")
+    const users = await Effect.runPromise(
+      Effect.provide(
+        Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql<{ username: string; password_hash: string }>`SELECT username, password_hash FROM auth_users`
+        ),
+        SqlDatabase.layer({ url: Redacted.make(`sqlite:${database}`) })
+      )
+    )
+    expect(users.map((user) => user.username).sort()).toEqual(["alice", "bob"])
+    for (const user of users) expect(user.password_hash).toMatch(/^\$scrypt\$/)
+    // Byte for byte, journal files included: no printed password is stored anywhere.
+    const files = (await Fs.readdir(Path.join(gateway.cwd, ".demo"))).filter((name) => name.startsWith("auth.db"))
+    for (const file of files) {
+      const bytes = await Fs.readFile(Path.join(gateway.cwd, ".demo", file))
+      for (const password of passwords) expect(bytes.includes(password)).toBe(false)
     }
-    expect((await Fs.stat(Path.join(gateway.cwd, ".demo", "users.txt"))).mode & 0o077).toBe(0)
+    expect((await Fs.stat(database)).mode & 0o077).toBe(0)
+  })
+
+  it("keeps the demo's grants in the database: a group granted there counts for the demo user at once", async () => {
+    const gateway = await startGateway()
+    await waitForOutput(gateway, (output) => /# \d{3}:[^\n]*\n=+\n/.test(output), "the demo banner")
+    const [, password] = /-u bob:(\S+)/.exec(gateway.output())!
+    const bobReports = () => get(`${gateway.url}/admin/reports`, ["bob", password!])
+    expect((await bobReports()).status).toBe(403)
+    await Effect.runPromise(
+      Effect.provide(
+        SqlAdmin.grant({ principal: "bob" }, { group: "admin" }),
+        SqlDatabase.layer({ url: Redacted.make(`sqlite:${Path.join(gateway.cwd, ".demo", "auth.db")}`) })
+      )
+    )
+    expect((await bobReports()).status).toBe(200)
   })
 })
 
@@ -641,17 +674,19 @@ describe("demo mode safety", () => {
 })
 
 describe("logging", () => {
-  it("warns about contract variables this version does not support yet instead of ignoring them", async () => {
-    const { url, output } = await startBasic({ AUTH_DATABASE_URL: "sqlite:auth.db" })
+  it("warns about database settings given without AUTH_DATABASE_URL instead of ignoring them silently", async () => {
+    const { url, output } = await startBasic({ AUTH_GRANTS_CACHE_TTL: "1 minute", AUTH_DATABASE_MIGRATE: "true" })
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
-    expect(output()).toMatch(/Not supported by this gateway version yet, ignored: .*AUTH_DATABASE_URL/)
+    expect(output()).toMatch(
+      /Set without the provider they belong to, ignored: AUTH_DATABASE_MIGRATE, AUTH_GRANTS_CACHE_TTL/
+    )
   })
 
   it("AUTH_LOG_LEVEL=warning hides the start-up info lines but keeps warnings", async () => {
-    const { url, output } = await startBasic({ AUTH_LOG_LEVEL: "warning", AUTH_DATABASE_URL: "sqlite:auth.db" })
+    const { url, output } = await startBasic({ AUTH_LOG_LEVEL: "warning", AUTH_GRANTS_CACHE_TTL: "1 minute" })
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
     expect(output()).not.toContain("level=INFO")
-    expect(output()).toMatch(/level=WARN.*AUTH_DATABASE_URL/)
+    expect(output()).toMatch(/level=WARN.*AUTH_GRANTS_CACHE_TTL/)
   })
 })
 

@@ -13,6 +13,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type { Tables } from "./internal/tables.js"
 import { tables } from "./internal/tables.js"
@@ -24,6 +25,14 @@ export interface Options {
   /** Prefix of every table name. Default `auth_`. */
   readonly tablePrefix?: string | undefined
 }
+
+/**
+ * Whether a table prefix is valid: a lowercase letter, then up to 30 lowercase letters, digits or `_`
+ * (portable across the three dialects, and never needing quotes).
+ *
+ * @since 0.1.0
+ */
+export const isValidTablePrefix = (prefix: string): boolean => Either.isRight(tables(prefix))
 
 /** The column type of a byte-exact name on the connected dialect. */
 const nameType = (sql: SqlClient.SqlClient, length: number) =>
@@ -45,7 +54,7 @@ const createSchema = (t: Tables) =>
     const name = sql.literal(yield* nameType(sql, 255))
     const shortName = sql.literal(yield* nameType(sql, 128))
     const link = (table: string, left: string, right: string) =>
-      sql`CREATE TABLE ${sql(table)} (
+      sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
         ${sql(left)} ${name} NOT NULL,
         ${sql(right)} ${name} NOT NULL,
         PRIMARY KEY (${sql(left)}, ${sql(right)})
@@ -58,7 +67,7 @@ const createSchema = (t: Tables) =>
     yield* link(t.roleInherits, "role_name", "inherited_role")
     // The reverse lookups of the grants query: which roles a group grants is a primary-key prefix, but
     // "who holds this group" is not needed at request time, so no further index is made.
-    yield* sql`CREATE TABLE ${sql(t.users)} (
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.users)} (
       username ${shortName} NOT NULL PRIMARY KEY,
       password_hash VARCHAR(255) NOT NULL,
       principal_id ${name} NULL,
@@ -68,9 +77,9 @@ const createSchema = (t: Tables) =>
       disabled SMALLINT NOT NULL DEFAULT 0,
       created_at BIGINT NOT NULL
     )`
-    yield* sql`CREATE TABLE ${sql(t.apiKeys)} (
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.apiKeys)} (
       key_id ${shortName} NOT NULL PRIMARY KEY,
-      key_hash ${sql.literal(yield* nameType(sql, 71))} NOT NULL,
+      key_hash ${sql.literal(yield* nameType(sql, 71))} NOT NULL UNIQUE,
       owner ${name} NULL,
       description VARCHAR(255) NULL,
       expires_at BIGINT NULL,
@@ -78,14 +87,60 @@ const createSchema = (t: Tables) =>
       rate_limit_per_minute INTEGER NULL,
       created_at BIGINT NOT NULL
     )`
-    yield* sql`CREATE UNIQUE INDEX ${sql(`${t.apiKeys}_hash`)} ON ${sql(t.apiKeys)} (key_hash)`
+  })
+
+/** Every table with the columns the stores read and write. */
+const expectedColumns = (t: Tables): ReadonlyArray<readonly [string, ReadonlyArray<string>]> => [
+  [t.principalGroups, ["principal_id", "group_name"]],
+  [t.principalRoles, ["principal_id", "role_name"]],
+  [t.principalPermissions, ["principal_id", "permission"]],
+  [t.groupRoles, ["group_name", "role_name"]],
+  [t.rolePermissions, ["role_name", "permission"]],
+  [t.roleInherits, ["role_name", "inherited_role"]],
+  [t.users, ["username", "password_hash", "principal_id", "name", "email", "attributes", "disabled", "created_at"]],
+  [
+    t.apiKeys,
+    ["key_id", "key_hash", "owner", "description", "expires_at", "disabled", "rate_limit_per_minute", "created_at"]
+  ]
+]
+
+/**
+ * Checks that every table and column of the schema exists (one `SELECT … WHERE 1 = 0` per table), and
+ * fails with a `MigrationError` naming the first table that does not. {@link run} ends with it, because on
+ * MySQL/MariaDB DDL commits implicitly: a migration that failed halfway is recorded as applied, and only
+ * this check says so.
+ *
+ * @since 0.1.0
+ */
+export const verify = (
+  options: Options = {}
+): Effect.Effect<void, Migrator.MigrationError | ConfigError.ConfigError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const t = yield* tables(options.tablePrefix)
+    const sql = yield* SqlClient.SqlClient
+    for (const [table, columns] of expectedColumns(t)) {
+      // The column names are this module's constants, never input.
+      yield* sql`SELECT ${sql.literal(columns.join(", "))} FROM ${sql(table)} WHERE 1 = 0`.pipe(
+        Effect.mapError(
+          (cause) =>
+            new Migrator.MigrationError({
+              reason: "bad-state",
+              message: `The table "${table}" is missing or incomplete: run "effect-auth migrate" (after a failed migration on MySQL/MariaDB, delete its row from "${t.migrations}" first)`,
+              cause
+            })
+        )
+      )
+    }
   })
 
 const loader = (t: Tables): Migrator.Loader => Migrator.fromRecord({ "1_create_schema": createSchema(t) })
 
 /**
- * Applies the migrations that have not run yet and answers the ones it applied (`[id, name]`). Safe to
- * run concurrently from several processes: the Migrator takes a lock.
+ * Applies the migrations that have not run yet, checks the schema ({@link verify}) and answers the
+ * migrations it applied (`[id, name]`). The tables are created with `IF NOT EXISTS`, so a run that a
+ * concurrent one beat, or a rerun after a failed migration, completes the schema instead of failing on
+ * the tables already there. The Migrator takes a table lock on PostgreSQL only; elsewhere concurrent runs
+ * rely on the migrations table's primary key.
  *
  * @example
  * ```ts
@@ -107,7 +162,7 @@ export const run = (
   SqlClient.SqlClient
 > =>
   Effect.flatMap(tables(options.tablePrefix), (t) =>
-    Migrator.make({})({ loader: loader(t), table: t.migrations })
+    Effect.tap(Migrator.make({})({ loader: loader(t), table: t.migrations }), () => verify(options))
   )
 
 /**

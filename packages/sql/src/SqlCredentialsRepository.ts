@@ -103,7 +103,8 @@ export const make = (
         return Option.some<CredentialsRepository.StoredCredentials>({
           username: row.username,
           passwordHash: row.password_hash,
-          id: optional(row.principal_id) ?? row.username,
+          // An empty principal id (only a hand-written row has one) would key grants on "": the user name instead.
+          id: row.principal_id === null || row.principal_id === "" ? row.username : row.principal_id,
           name: optional(row.name),
           email: optional(row.email),
           claims

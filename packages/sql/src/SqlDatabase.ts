@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as Net from "node:net"
 
 /**
  * Options shared by every SQL store.
@@ -58,6 +59,14 @@ export interface Options {
   readonly poolSize?: number | undefined
   /** How long opening a connection may take, at start-up and later (default 5 seconds). */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long a PostgreSQL or MySQL connection may stay silent, no byte either way, before it is
+   * destroyed as dead (default 10 seconds, at least 3 seconds). It bounds how long a connection the
+   * network silently lost (a failover, a firewall or NAT forgetting it) keeps failing requests; it is
+   * also the longest a single statement may run. Idle connections are closed by the pool after half of
+   * it, so a healthy one is never cut.
+   */
+  readonly socketTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -80,6 +89,29 @@ export const maxPoolSize = 100
  * @since 0.1.0
  */
 export const defaultConnectTimeout: Duration.Duration = Duration.seconds(5)
+
+/**
+ * The default {@link Options.socketTimeout}.
+ *
+ * @since 0.1.0
+ */
+export const defaultSocketTimeout: Duration.Duration = Duration.seconds(10)
+
+/**
+ * The shortest {@link Options.socketTimeout}: idle connections must be closed by the pool before it, and
+ * the MySQL pool looks for them once a second.
+ *
+ * @since 0.1.0
+ */
+export const minSocketTimeout: Duration.Duration = Duration.seconds(3)
+
+// How long closing the layer waits for the driver to say goodbye on each connection before destroying
+// what is left: a dead connection never answers a goodbye.
+const shutdownGrace = Duration.seconds(1)
+
+// MySQL requests waiting for a free connection, per connection: beyond this they fail at once (503)
+// instead of piling up behind dead connections and running, unawaited, once they are replaced.
+const queuedPerConnection = 100
 
 const schemes: ReadonlyArray<readonly [prefix: string, dialect: Dialect]> = [
   ["postgres://", "pg"],
@@ -217,6 +249,7 @@ interface Settings {
   readonly dialect: Dialect
   readonly poolSize: number
   readonly connectTimeout: Duration.Duration
+  readonly socketTimeout: Duration.Duration
 }
 
 const settingsOf = (options: Options): Effect.Effect<Settings, ConfigError.ConfigError> =>
@@ -247,34 +280,116 @@ const settingsOf = (options: Options): Effect.Effect<Settings, ConfigError.Confi
     ) {
       return Effect.fail(invalid("Invalid database connect timeout: expected a positive, finite duration"))
     }
-    return Effect.succeed({ url, dialect, poolSize, connectTimeout: connectTimeout.value })
+    const socketTimeout = Duration.decodeUnknown(options.socketTimeout ?? defaultSocketTimeout)
+    if (
+      socketTimeout._tag === "None" ||
+      !Duration.isFinite(socketTimeout.value) ||
+      Duration.lessThan(socketTimeout.value, minSocketTimeout)
+    ) {
+      return Effect.fail(
+        invalid(
+          `Invalid database socket timeout: expected a finite duration of at least ${Duration.format(minSocketTimeout)}`
+        )
+      )
+    }
+    return Effect.succeed({
+      url,
+      dialect,
+      poolSize,
+      connectTimeout: connectTimeout.value,
+      socketTimeout: socketTimeout.value
+    })
   })
+
+/**
+ * The TCP connections of one pool, each destroyed once silent for the socket timeout. A connection
+ * whose packets the network drops without a word (a failover, a firewall or NAT forgetting it) never
+ * fails by itself until the kernel gives up, about 15 minutes later; until then its query, and its
+ * pool slot, wait. Destroyed, it fails what waits on it and the pool opens a fresh one. Keep-alive
+ * probes let the kernel notice a dead idle connection sooner where the network answers them.
+ */
+interface Sockets {
+  /** A new socket under watch, not connected yet. */
+  readonly make: () => Net.Socket
+  /** Destroys every socket still open. */
+  readonly destroyAll: () => void
+}
+
+const sockets = (socketTimeout: Duration.Duration): Sockets => {
+  const open = new Set<Net.Socket>()
+  const millis = Duration.toMillis(socketTimeout)
+  return {
+    make: () => {
+      const socket = new Net.Socket()
+      open.add(socket)
+      socket.once("close", () => open.delete(socket))
+      socket.setNoDelay(true)
+      // Watched from the connection on: opening one is bounded by the connect timeout.
+      socket.once("connect", () => {
+        socket.setKeepAlive(true, millis / 2)
+        socket.setTimeout(millis, () =>
+          socket.destroy(
+            new Error(`The database connection was silent for ${Duration.format(socketTimeout)}: presumed dead`)
+          )
+        )
+      })
+      return socket
+    },
+    destroyAll: () => {
+      for (const socket of open) socket.destroy()
+    }
+  }
+}
+
+/** What mysql2 gives its `stream` factory: the connection's resolved options. */
+interface MysqlStreamOptions {
+  readonly config: { readonly host: string; readonly port: number; readonly socketPath?: string | undefined }
+}
 
 type Client = Effect.Effect<SqlClient.SqlClient, unknown, Scope.Scope | Reactivity.Reactivity>
 
-const client = (settings: Settings): Effect.Effect<Client, ConfigError.ConfigError> => {
+const client = (settings: Settings, watched: Sockets): Effect.Effect<Client, ConfigError.ConfigError> => {
   const { connectTimeout, poolSize, url } = settings
+  // Healthy idle connections are closed by the pool well before the socket timeout would cut them.
+  const idleTimeout = Duration.unsafeDivide(settings.socketTimeout, 2)
   switch (settings.dialect) {
     case "pg":
       return Effect.map(load("pg"), ({ PgClient }) =>
-        PgClient.make({ url: Redacted.make(url), maxConnections: poolSize, connectTimeout })
+        // pg connects the stream itself, and wraps it in TLS when the URL asks for it.
+        PgClient.make({
+          url: Redacted.make(url),
+          maxConnections: poolSize,
+          connectTimeout,
+          idleTimeout,
+          stream: watched.make
+        })
       )
     case "mysql":
       return Effect.map(load("mysql"), ({ MysqlClient }) =>
         // The client ignores `poolConfig` when given `url`; mysql2 reads the URL from `poolConfig.uri`
-        // instead, so the connect timeout applies. Idle connections are kept up to the pool size.
+        // instead, so the connect timeout applies. mysql2 closes idle connections (after
+        // `connectionTTL`) only when `maxIdle` is below the pool size; it connects a given `stream`
+        // never, and sets no keep-alive on it: the factory does both.
         MysqlClient.make({
           maxConnections: poolSize,
+          connectionTTL: idleTimeout,
           poolConfig: {
             uri: url.replace(/^mariadb:/i, "mysql:"),
             connectTimeout: Duration.toMillis(connectTimeout),
-            maxIdle: poolSize
+            maxIdle: poolSize - 1,
+            queueLimit: poolSize * queuedPerConnection,
+            stream: ({ config }: MysqlStreamOptions) =>
+              config.socketPath === undefined
+                ? watched.make().connect(config.port, config.host)
+                : watched.make().connect(config.socketPath)
           }
         })
       )
     case "sqlite":
       return Effect.map(load("sqlite"), ({ SqliteClient }) =>
-        SqliteClient.make({ filename: url.slice("sqlite:".length) })
+        // The client caches prepared statements, and a statement that failed to prepare (a table not yet
+        // migrated) too: a short time to live lets the stores work within seconds of `effect-auth migrate`.
+        SqliteClient.make({ filename: url.slice("sqlite:".length), prepareCacheTTL: "5 seconds" })
       )
   }
 }
@@ -285,6 +400,12 @@ const client = (settings: Settings): Effect.Effect<Client, ConfigError.ConfigErr
  * `connectTimeout` with a message that names the URL without its password. Once running, a database
  * that goes away fails the store queries (503) until it is back; the layer needs no rebuilding.
  *
+ * A connection the network silently lost (a failover, a firewall or NAT dropping its state: its bytes
+ * vanish while new connections work) is destroyed once silent for `socketTimeout` (default 10 seconds),
+ * and the pool opens fresh ones: requests fail at most that long (plus the query timeout), not until the
+ * kernel gives up. Idle connections are closed after half of `socketTimeout`. Closing the layer waits at
+ * most a second for the connections to close, then destroys them.
+ *
  * @example
  * ```ts
  * import { SqlDatabase } from "@effect-auth/sql"
@@ -293,7 +414,8 @@ const client = (settings: Settings): Effect.Effect<Client, ConfigError.ConfigErr
  * const Database = SqlDatabase.layer({
  *   url: Redacted.make("postgres://auth:s3cret@db.internal:5432/auth"),
  *   poolSize: 20,
- *   connectTimeout: "3 seconds"
+ *   connectTimeout: "3 seconds",
+ *   socketTimeout: "10 seconds"
  * })
  * ```
  *
@@ -304,15 +426,24 @@ export const layer = (options: Options): Layer.Layer<SqlClient.SqlClient, Config
   Layer.scopedContext(
     Effect.gen(function* () {
       const settings = yield* settingsOf(options)
-      const make = yield* client(settings)
+      const watched = sockets(settings.socketTimeout)
+      const make = yield* client(settings, watched)
+      // Scheduled, not awaited: the driver closes its pool meanwhile, and a connection left after the
+      // grace is one that cannot answer.
+      const destroyLeftovers = Effect.sync(() => {
+        setTimeout(watched.destroyAll, Duration.toMillis(shutdownGrace)).unref()
+      })
       const sql = yield* make.pipe(
         Effect.catchAllDefect((defect) => Effect.fail(defect)),
         Effect.timeoutFail({
           duration: settings.connectTimeout,
           onTimeout: () => new Error(`no answer within ${Duration.format(settings.connectTimeout)}`)
         }),
+        Effect.tapErrorCause(() => destroyLeftovers),
         Effect.mapError((error) => connectFailure(settings.dialect, settings.url, error))
       )
+      // Added after the client's, so it runs before the client closes its pool.
+      yield* Effect.addFinalizer(() => destroyLeftovers)
       yield* Effect.logInfo(`SQL database: ${settings.dialect} at ${redactUrl(settings.url)}`)
       return Context.make(SqlClient.SqlClient, sql)
     })
@@ -320,8 +451,9 @@ export const layer = (options: Options): Layer.Layer<SqlClient.SqlClient, Config
 
 /**
  * The configuration {@link layerConfig} reads: `AUTH_DATABASE_URL` (required, kept redacted),
- * `AUTH_DATABASE_POOL_SIZE` (1 to 100, default 10) and `AUTH_DATABASE_CONNECT_TIMEOUT` (a duration such
- * as `"5 seconds"`, default 5 seconds).
+ * `AUTH_DATABASE_POOL_SIZE` (1 to 100, default 10), `AUTH_DATABASE_CONNECT_TIMEOUT` (a duration such
+ * as `"5 seconds"`, default 5 seconds) and `AUTH_DATABASE_SOCKET_TIMEOUT` (at least 3 seconds, default
+ * 10 seconds).
  *
  * @since 0.1.0
  * @category config
@@ -335,7 +467,8 @@ export const config: Config.Config<Options> = Config.all({
     }),
     Config.withDefault(defaultPoolSize)
   ),
-  connectTimeout: Config.duration("AUTH_DATABASE_CONNECT_TIMEOUT").pipe(Config.withDefault(defaultConnectTimeout))
+  connectTimeout: Config.duration("AUTH_DATABASE_CONNECT_TIMEOUT").pipe(Config.withDefault(defaultConnectTimeout)),
+  socketTimeout: Config.duration("AUTH_DATABASE_SOCKET_TIMEOUT").pipe(Config.withDefault(defaultSocketTimeout))
 })
 
 /**

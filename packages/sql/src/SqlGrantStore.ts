@@ -98,6 +98,14 @@ const grantsQuery = (sql: SqlClient.SqlClient, t: Tables, maxDepth: number, prin
       JOIN ${sql(t.rolePermissions)} rp ON rp.role_name = er.role_name`
 }
 
+const maxNameLength = 255
+
+const noGrants: GrantStore.EffectiveGrants = { groups: [], roles: [], permissions: [] }
+
+/** Whether a principal id could be in the tables: well-formed UTF-16, no NUL, at most 255 characters. */
+const canBeStored = (id: string): boolean =>
+  id.length > 0 && !/[\0\p{Cs}]/u.test(id) && Array.from(id).length <= maxNameLength
+
 // Code-unit order, as `GrantStore.resolve` sorts: the same on every dialect whatever its collation.
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
@@ -144,10 +152,14 @@ export const make = (
     const withinTimeout = guarded(options.queryTimeout)
     return GrantStore.GrantStore.of({
       load: (principalId) =>
-        withinTimeout(grantsQuery(sql, t, maxDepth, principalId)).pipe(
-          Effect.map(grantsOf),
-          Effect.withSpan("SqlGrantStore.load")
-        ),
+        // An id no stored name can equal gets no grants without a query: the drivers would turn a lone
+        // surrogate into U+FFFD (and so into another principal's id), and PostgreSQL refuses a NUL.
+        !canBeStored(principalId)
+          ? Effect.succeed(noGrants)
+          : withinTimeout(grantsQuery(sql, t, maxDepth, principalId)).pipe(
+              Effect.map(grantsOf),
+              Effect.withSpan("SqlGrantStore.load")
+            ),
       invalidate: () => Effect.void,
       invalidateAll: Effect.void
     })

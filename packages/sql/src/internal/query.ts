@@ -18,6 +18,7 @@ export const guarded =
   <A, E, R>(query: Effect.Effect<A, E, R>): Effect.Effect<A, AuthError.ProviderUnavailable, R> =>
     // Disconnected, so a timed-out query answers at once: the driver's cancellation of a stalled query
     // (pg waits for a new connection to send it) finishes in the background instead of delaying the 503.
+    // A connection that never answers is destroyed by SqlDatabase's socket timeout, which frees its slot.
     Effect.disconnect(query).pipe(
       Effect.catchAll((error) => Effect.fail(unreachable(error))),
       Effect.catchAllDefect((defect) => Effect.fail(unreachable(defect))),
