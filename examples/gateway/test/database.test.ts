@@ -5,6 +5,7 @@
  */
 import { PasswordHasher } from "@effect-auth/core"
 import { Migrations, SqlAdmin, SqlDatabase } from "@effect-auth/sql"
+import { Databases } from "@effect-auth/testing"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -14,8 +15,6 @@ import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs/promises"
 import * as Net from "node:net"
 import * as Path from "node:path"
-import type { TestDatabase } from "./databases.js"
-import { createPg, dialects, mysql, mysqlService, pg, pgService, pgUrl } from "./databases.js"
 import type { Gateway } from "./helpers.js"
 import { cleanup, eventually, get, listeningLine, runToExit, startGateway, tcpProxy, tempDir } from "./helpers.js"
 
@@ -102,9 +101,9 @@ const closedPort = async () => {
   return port
 }
 
-for (const dialect of dialects) {
-  describe.runIf(dialect.run)(`SQL stores on ${dialect.name}`, () => {
-    let database: TestDatabase
+for (const dialect of Databases.all) {
+  describe.runIf(await dialect.shouldRun())(`SQL stores on ${dialect.name}`, () => {
+    let database: Databases.Database
     let keys: Effect.Effect.Success<typeof seed>
 
     beforeAll(async () => {
@@ -254,12 +253,12 @@ for (const dialect of dialects) {
 // must never appear in anything the gateway prints.
 const databasePassword = "db-Sentinel-Pw-8d3f0b6a"
 
-describe.runIf(pg.run)("a PostgreSQL outage mid-run", () => {
-  let database: Awaited<ReturnType<typeof createPg>>
+describe.runIf(await Databases.pg.shouldRun())("a PostgreSQL outage mid-run", () => {
+  let database: Databases.Database
   let keys: Effect.Effect.Success<typeof seed>
 
   beforeAll(async () => {
-    database = await createPg()
+    database = await Databases.pg.create()
     keys = await onDatabase(database.url, seed)
   })
   afterAll(() => database?.drop())
@@ -294,8 +293,8 @@ describe.runIf(pg.run)("a PostgreSQL outage mid-run", () => {
   }
 
   it("answers 503 (never 200 or 401) within a bound while the database is cut off or hangs, and 200 again once it is back", async () => {
-    const proxy = await tcpProxy(pgService.host, pgService.port)
-    const url = pgUrl(database.schema, { port: proxy.port, password: databasePassword })
+    const proxy = await tcpProxy(Databases.pg.host, Databases.pg.port)
+    const url = database.urlWith({ port: proxy.port, password: databasePassword })
     const gateway = await startOn(url, { AUTH_DATABASE_CONNECT_TIMEOUT: "1 second" })
     expect((await get(`${gateway.url}/whoami`, login(alice))).status).toBe(200)
     expect((await get(`${gateway.url}/documents/x`, undefined, bearer(keys.key))).status).toBe(200)
@@ -319,6 +318,8 @@ describe.runIf(pg.run)("a PostgreSQL outage mid-run", () => {
   })
 })
 
+const mysqlRuns = await Databases.mysql.shouldRun()
+
 describe("a database that cannot be used at start", () => {
   it.each([
     ["postgres", (port: number) => `postgres://postgres:${databasePassword}@127.0.0.1:${port}/test`],
@@ -337,10 +338,10 @@ describe("a database that cannot be used at start", () => {
     expect(output).not.toMatch(listeningLine)
   })
 
-  it.runIf(mysql.run)(
+  it.runIf(mysqlRuns)(
     "MariaDB refusing a wrong password: stops the start without the password in any output",
     async () => {
-      const url = `mysql://root:${databasePassword}@${mysqlService.host}:${mysqlService.port}/test`
+      const url = `mysql://root:${databasePassword}@${Databases.mysql.host}:${Databases.mysql.port}/test`
       const { code, output } = await runToExit({ AUTH_DATABASE_URL: url })
       expect(code).not.toBe("timeout")
       expect(code).not.toBe(0)

@@ -3,6 +3,7 @@
 // within the socket timeout, without rebuilding the layer.
 import { AuthError, type GrantStore } from "@effect-auth/core"
 import { Migrations, SqlDatabase, SqlGrantStore } from "@effect-auth/sql"
+import { Databases } from "@effect-auth/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -17,8 +18,6 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Net from "node:net"
-import type { Dialect } from "./dialects.js"
-import { dialects } from "./dialects.js"
 
 interface BlackHoleProxy {
   readonly port: number
@@ -137,7 +136,7 @@ const sleepQuery = (sql: SqlClient.SqlClient) =>
     orElse: () => sql`SELECT SLEEP(0.2) AS slept`
   })
 
-const suite = (dialect: Dialect) => {
+const suite = (dialect: Databases.Dialect) => {
   const target = { host: dialect.host ?? "127.0.0.1", port: dialect.port ?? 0 }
 
   /** A fresh, migrated database, dropped when the scope closes. */
@@ -236,7 +235,9 @@ const suite = (dialect: Dialect) => {
   )
 }
 
-for (const dialect of dialects) {
+for (const dialect of Databases.all) {
   if (dialect.name === "sqlite") continue
-  describe.runIf(dialect.run)(`SqlDatabase on ${dialect.name}: connections lost silently`, () => suite(dialect))
+  describe.runIf(await dialect.shouldRun())(`SqlDatabase on ${dialect.name}: connections lost silently`, () =>
+    suite(dialect)
+  )
 }

@@ -3,15 +3,13 @@
 // `GrantStore.resolve`) exactly, and the permission checks must hold with `Permission.allows`.
 import { GrantStore, Permission } from "@effect-auth/core"
 import { Migrations, SqlDatabase, SqlGrantStore } from "@effect-auth/sql"
-import { GrantStoreCases } from "@effect-auth/testing"
+import { Databases, GrantStoreCases } from "@effect-auth/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
-import type { TestDatabase } from "./dialects.js"
-import { dialects } from "./dialects.js"
 
 type Model = GrantStoreCases.Case["model"]
 
@@ -62,9 +60,9 @@ const seed = (model: Model) =>
     }
   })
 
-for (const dialect of dialects) {
-  describe.runIf(dialect.run)(`GrantStore conformance on ${dialect.name}`, () => {
-    let database: TestDatabase | undefined
+for (const dialect of Databases.all) {
+  describe.runIf(await dialect.shouldRun())(`GrantStore conformance on ${dialect.name}`, () => {
+    let database: Databases.Database | undefined
     let runtime: ManagedRuntime.ManagedRuntime<SqlClient.SqlClient, unknown> | undefined
 
     beforeAll(async () => {

@@ -1,4 +1,5 @@
 import { Migrations, SqlDatabase } from "@effect-auth/sql"
+import { Databases } from "@effect-auth/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -6,8 +7,6 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
-import type { TestDatabase } from "./dialects.js"
-import { dialects } from "./dialects.js"
 
 const schemaTables = [
   "auth_principal_groups",
@@ -23,9 +22,9 @@ const schemaTables = [
 const failureMessage = (exit: Exit.Exit<unknown, unknown>): string =>
   Exit.isFailure(exit) ? String((exit.cause as { error?: { message?: string } }).toString()) : ""
 
-for (const dialect of dialects) {
-  describe.runIf(dialect.run)(`Migrations on ${dialect.name}`, () => {
-    let database: TestDatabase
+for (const dialect of Databases.all) {
+  describe.runIf(await dialect.shouldRun())(`Migrations on ${dialect.name}`, () => {
+    let database: Databases.Database
     let runtime: ManagedRuntime.ManagedRuntime<SqlClient.SqlClient, unknown>
     const run = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) => runtime.runPromise(effect)
     const runExit = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) => runtime.runPromiseExit(effect)

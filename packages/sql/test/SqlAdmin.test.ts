@@ -1,15 +1,15 @@
 import { ApiKey, PasswordHasher } from "@effect-auth/core"
 import { Migrations, SqlAdmin, SqlDatabase } from "@effect-auth/sql"
+import { Databases } from "@effect-auth/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import { type Dialect, dialects } from "./dialects.js"
 
 /** A fresh, migrated database for this file, dropped when the suite ends. */
-const TestDatabase = (dialect: Dialect) =>
+const TestDatabase = (dialect: Databases.Dialect) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
       const db = yield* Effect.acquireRelease(
@@ -48,8 +48,8 @@ const pairs: ReadonlyArray<readonly [SqlAdmin.Subject, SqlAdmin.Grant, string, s
 
 const valueOf = (named: SqlAdmin.Subject | SqlAdmin.Grant): string => Object.values(named)[0] as string
 
-for (const dialect of dialects) {
-  describe.runIf(dialect.run)(dialect.name, () => {
+for (const dialect of Databases.all) {
+  describe.runIf(await dialect.shouldRun())(dialect.name, () => {
     it.layer(TestDatabase(dialect), { timeout: "30 seconds" })((it) => {
       describe("grants", () => {
         it.effect("grant adds each supported pair once and revoke takes it back once", () =>

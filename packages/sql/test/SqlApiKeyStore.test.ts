@@ -1,6 +1,6 @@
 import { ApiKey, AuthError, Authenticator, type Credential } from "@effect-auth/core"
 import { Migrations, SqlAdmin, SqlApiKeyStore, SqlDatabase } from "@effect-auth/sql"
-import { TcpProxy } from "@effect-auth/testing"
+import { Databases, TcpProxy } from "@effect-auth/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -11,12 +11,11 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as TestServices from "effect/TestServices"
-import { type Dialect, dialects } from "./dialects.js"
 
 class DatabaseUrl extends Context.Tag("test/DatabaseUrl")<DatabaseUrl, string>() {}
 
 /** A fresh, migrated database for this file, dropped when the suite ends. */
-const TestDatabase = (dialect: Dialect) =>
+const TestDatabase = (dialect: Databases.Dialect) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
       const db = yield* Effect.acquireRelease(
@@ -67,8 +66,8 @@ const untilOk = <A, E>(effect: Effect.Effect<A, E>) =>
     return yield* Effect.dieMessage("the database did not come back within 10 seconds")
   })
 
-for (const dialect of dialects) {
-  describe.runIf(dialect.run)(dialect.name, () => {
+for (const dialect of Databases.all) {
+  describe.runIf(await dialect.shouldRun())(dialect.name, () => {
     it.layer(TestDatabase(dialect), { timeout: "30 seconds" })((it) => {
       it.scoped("authenticates a key created through the admin API, with its owner and rate limit in the claims", () =>
         Effect.gen(function* () {

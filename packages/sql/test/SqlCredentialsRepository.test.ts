@@ -7,7 +7,7 @@ import {
   PasswordHasher
 } from "@effect-auth/core"
 import { Migrations, SqlAdmin, SqlCredentialsRepository, SqlDatabase } from "@effect-auth/sql"
-import { TcpProxy } from "@effect-auth/testing"
+import { Databases, TcpProxy } from "@effect-auth/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -17,12 +17,11 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestServices from "effect/TestServices"
-import { type Dialect, dialects } from "./dialects.js"
 
 class DatabaseUrl extends Context.Tag("test/DatabaseUrl")<DatabaseUrl, string>() {}
 
 /** A fresh, migrated database for this file, dropped when the suite ends. */
-const TestDatabase = (dialect: Dialect) =>
+const TestDatabase = (dialect: Databases.Dialect) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
       const db = yield* Effect.acquireRelease(
@@ -69,8 +68,8 @@ const captureLogs = () => {
   }
 }
 
-for (const dialect of dialects) {
-  describe.runIf(dialect.run)(dialect.name, () => {
+for (const dialect of Databases.all) {
+  describe.runIf(await dialect.shouldRun())(dialect.name, () => {
     it.layer(Layer.merge(TestDatabase(dialect), Hasher), { timeout: "30 seconds" })((it) => {
       it.scoped("lets a user added through the admin API in with the right password", () =>
         Effect.gen(function* () {

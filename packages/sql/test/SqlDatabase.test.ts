@@ -1,5 +1,5 @@
 import { SqlDatabase } from "@effect-auth/sql"
-import { TcpProxy } from "@effect-auth/testing"
+import { Databases, TcpProxy } from "@effect-auth/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -14,8 +14,6 @@ import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import type { TestDatabase } from "./dialects.js"
-import { dialects } from "./dialects.js"
 
 const password = "Wr0ng-S3cret"
 
@@ -156,9 +154,9 @@ describe("SqlDatabase.layer options", () => {
   )
 })
 
-for (const dialect of dialects) {
-  describe.runIf(dialect.run)(`SqlDatabase on ${dialect.name}`, () => {
-    let database: TestDatabase | undefined
+for (const dialect of Databases.all) {
+  describe.runIf(await dialect.shouldRun())(`SqlDatabase on ${dialect.name}`, () => {
+    let database: Databases.Database | undefined
     const url = () => {
       if (database === undefined) throw new Error("the database was not created")
       return database.url

@@ -1,6 +1,6 @@
 import { AuthError, Authenticated, GrantStore, Guard, Identity, Principal } from "@effect-auth/core"
 import { Migrations, SqlDatabase, SqlGrantStore } from "@effect-auth/sql"
-import { TcpProxy } from "@effect-auth/testing"
+import { Databases, TcpProxy } from "@effect-auth/testing"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as ConfigError from "effect/ConfigError"
@@ -10,8 +10,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { createRequire } from "node:module"
-import type { Dialect, TestDatabase } from "./dialects.js"
-import { dialects } from "./dialects.js"
 
 const require = createRequire(import.meta.url)
 
@@ -82,7 +80,7 @@ interface StatementCounter {
  * - SQLite: the database is in-process; every statement runs through one of better-sqlite3's
  *   `Statement` methods `all`, `run`, `get` or `iterate`.
  */
-const statementCounter = (dialect: Dialect["name"]): StatementCounter => {
+const statementCounter = (dialect: Databases.Dialect["name"]): StatementCounter => {
   switch (dialect) {
     case "mysql":
       return {
@@ -146,9 +144,9 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return [Date.now() - start, result] as const
   })
 
-for (const dialect of dialects) {
-  describe.runIf(dialect.run)(`SqlGrantStore on ${dialect.name}`, () => {
-    let database: TestDatabase | undefined
+for (const dialect of Databases.all) {
+  describe.runIf(await dialect.shouldRun())(`SqlGrantStore on ${dialect.name}`, () => {
+    let database: Databases.Database | undefined
     let counter: StatementCounter | undefined
 
     const url = () => {

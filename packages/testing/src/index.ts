@@ -1,5 +1,6 @@
 /**
- * Test kit for effect-auth: signing keys, token minting and a local OIDC issuer with fault switches.
+ * Test kit for effect-auth: signing keys, token minting, a local OIDC issuer with fault switches, and the
+ * shared services and databases suites run against.
  *
  * @since 0.1.0
  */
@@ -21,3 +22,6 @@ export * as Services from "./Services.js"
 
 /** @since 0.1.0 */
 export * as GrantStoreCases from "./GrantStoreCases.js"
+
+/** @since 0.1.0 */
+export * as Databases from "./Databases.js"
