@@ -33,9 +33,20 @@ const withinLength = (value: string): boolean =>
   // A UTF-16 length within the bound is within it in code points too; only longer strings are counted.
   value.length <= maxLength || (value.length <= maxLength * 2 && Array.from(value).length <= maxLength)
 
+/** Printable ASCII without space: the common case, which needs no Unicode property test. */
+const isPlainAscii = (value: string): boolean => {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    if (code < 0x21 || code > 0x7e) return false
+  }
+  return true
+}
+
 const isValidGrant = (grant: string): boolean => {
-  if (grant.startsWith(denyMarker) || forbiddenCharacters.test(grant)) return false
-  if (grant.split(separator).some((segment) => segment.length === 0)) return false
+  if (grant.length === 0 || grant.startsWith(denyMarker)) return false
+  if (!isPlainAscii(grant) && forbiddenCharacters.test(grant)) return false
+  // No empty segment.
+  if (grant.startsWith(separator) || grant.endsWith(separator) || grant.includes(separator + separator)) return false
   const star = grant.indexOf(wildcard)
   // The only wildcard is a whole final segment: `*` alone or ending in `.*`.
   return star === -1 || (star === grant.length - 1 && (grant.length === 1 || grant[star - 1] === separator))
@@ -76,9 +87,14 @@ const isMalformedDeny = (permission: string): boolean => permission.includes(den
  *
  * @since 0.1.0
  */
-export const matches = (pattern: string, permission: string): boolean => {
+export const matches = (pattern: string, permission: string): boolean =>
+  pattern === permission ||
+  (pattern.endsWith(wildcard) && !isDeny(pattern) && isValid(pattern) && matchesValid(pattern, permission))
+
+/** {@link matches} for a pattern already known to be a valid grant. */
+const matchesValid = (pattern: string, permission: string): boolean => {
   if (pattern === permission) return true
-  if (!pattern.endsWith(wildcard) || !isValid(pattern) || isDeny(pattern)) return false
+  if (!pattern.endsWith(wildcard)) return false
   const prefix = pattern.slice(0, -wildcard.length)
   return permission.length > prefix.length && permission.startsWith(prefix)
 }
@@ -148,6 +164,6 @@ export const normalize = (permissions: Iterable<string>): ReadonlyArray<string> 
   const denyPatterns = Array.from(denies, (deny) => deny.slice(denyMarker.length))
   const kept = malformedDeny
     ? []
-    : Array.from(grants).filter((grant) => !denyPatterns.some((pattern) => matches(pattern, grant)))
+    : Array.from(grants).filter((grant) => !denyPatterns.some((pattern) => matchesValid(pattern, grant)))
   return [...kept.sort(byCodeUnit), ...Array.from(denies).sort(byCodeUnit)]
 }
