@@ -13,7 +13,9 @@ export const shared: ViteUserConfig = {
       "@effect-auth/http": source("http"),
       "@effect-auth/jwt": source("jwt"),
       "@effect-auth/sql": source("sql"),
-      "@effect-auth/testing": source("testing")
+      "@effect-auth/testing": source("testing"),
+      "@effect-auth/trpc": source("trpc"),
+      "@effect-auth/yoga": source("yoga")
     }
   },
   test: {

@@ -1,0 +1,176 @@
+/**
+ * What a field (or a whole object type) requires: written as schema directives (`@authenticated`,
+ * `@hasGroup(groups:)`, `@hasRole(roles:)`, `@hasPermission(permissions:)`, `@public`) in SDL, or as an
+ * `auth` field extension in code-first schemas. Several requirements on one field must all hold; each list
+ * is any-of.
+ *
+ * @since 0.1.0
+ */
+import type { Policy } from "@effect-auth/core"
+import { Policy as Policies } from "@effect-auth/core"
+import type { GraphQLField, GraphQLNamedType, GraphQLSchema } from "graphql"
+import { getDirectiveValues, isObjectType, isInterfaceType } from "graphql"
+
+/**
+ * The directive definitions, to add to an SDL schema's type definitions.
+ *
+ * @example
+ * ```ts
+ * import { createSchema } from "graphql-yoga"
+ * import { authDirectivesTypeDefs } from "@effect-auth/yoga"
+ *
+ * const schema = createSchema({
+ *   typeDefs: [authDirectivesTypeDefs, "type Query { hello: String @public, me: String @authenticated }"],
+ *   resolvers: { Query: { hello: () => "hi", me: () => "me" } }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const authDirectivesTypeDefs = `
+"Readable without credentials, also when the plugin runs in protect-all mode."
+directive @public on OBJECT | INTERFACE | FIELD_DEFINITION
+"Needs an authenticated caller."
+directive @authenticated on OBJECT | INTERFACE | FIELD_DEFINITION
+"Needs membership of at least one of the groups."
+directive @hasGroup(groups: [String!]!) on OBJECT | INTERFACE | FIELD_DEFINITION
+"Needs at least one of the roles."
+directive @hasRole(roles: [String!]!) on OBJECT | INTERFACE | FIELD_DEFINITION
+"Needs at least one of the permissions (wildcards and denies as in effect-auth's permission grammar)."
+directive @hasPermission(permissions: [String!]!) on OBJECT | INTERFACE | FIELD_DEFINITION
+`
+
+/**
+ * The `auth` field (or type) extension of code-first schemas: `{ extensions: { auth: { groups: ["admin"] } } }`.
+ * Every listed requirement must hold.
+ *
+ * @since 0.1.0
+ */
+export interface AuthExtension {
+  readonly public?: boolean | undefined
+  readonly authenticated?: boolean | undefined
+  readonly groups?: ReadonlyArray<string> | undefined
+  readonly roles?: ReadonlyArray<string> | undefined
+  readonly permissions?: ReadonlyArray<string> | undefined
+  /** Any policy of `@effect-auth/core`, for rules the lists cannot say. */
+  readonly policy?: Policy.Policy | undefined
+}
+
+/**
+ * A field's requirement as read from its marks: public, or an authenticated caller who satisfies every
+ * policy (none: any authenticated caller).
+ *
+ * @since 0.1.0
+ */
+export type Requirement =
+  { readonly _tag: "Public" } | { readonly _tag: "Protected"; readonly policies: ReadonlyArray<Policy.Policy> }
+
+/**
+ * @since 0.1.0
+ */
+export const publicRequirement: Requirement = { _tag: "Public" }
+
+/**
+ * Any authenticated caller.
+ *
+ * @since 0.1.0
+ */
+export const authenticatedRequirement: Requirement = { _tag: "Protected", policies: [] }
+
+type Marked = GraphQLField<unknown, unknown> | GraphQLNamedType
+
+const cache = new WeakMap<GraphQLSchema, WeakMap<Marked, Requirement | null>>()
+
+const stringList = (value: unknown): ReadonlyArray<string> | undefined =>
+  Array.isArray(value) && value.every((item) => typeof item === "string") ? value : undefined
+
+const fromExtension = (auth: unknown): { isPublic: boolean; policies: Array<Policy.Policy>; marked: boolean } => {
+  const result = { isPublic: false, policies: new Array<Policy.Policy>(), marked: false }
+  if (typeof auth !== "object" || auth === null) return result
+  const extension = auth as AuthExtension
+  if (extension.public === true) {
+    result.isPublic = true
+    result.marked = true
+  }
+  if (extension.authenticated === true) result.marked = true
+  const lists = [
+    [extension.groups, Policies.groups],
+    [extension.roles, Policies.roles],
+    [extension.permissions, Policies.permissions]
+  ] as const
+  for (const [list, policy] of lists) {
+    if (list !== undefined) {
+      result.policies.push(policy(list))
+      result.marked = true
+    }
+  }
+  if (extension.policy !== undefined) {
+    result.policies.push(extension.policy)
+    result.marked = true
+  }
+  return result
+}
+
+const read = (schema: GraphQLSchema, marked: Marked): Requirement | null => {
+  const found = fromExtension((marked.extensions as { readonly auth?: unknown } | null | undefined)?.auth)
+  const node = marked.astNode
+  if (node !== undefined && node !== null && "directives" in node && node.directives !== undefined) {
+    const values = (name: string) => {
+      const directive = schema.getDirective(name)
+      return directive === undefined || directive === null ? undefined : getDirectiveValues(directive, node)
+    }
+    if (values("public") !== undefined) {
+      found.isPublic = true
+      found.marked = true
+    }
+    if (values("authenticated") !== undefined) found.marked = true
+    const lists = [
+      ["hasGroup", "groups", Policies.groups],
+      ["hasRole", "roles", Policies.roles],
+      ["hasPermission", "permissions", Policies.permissions]
+    ] as const
+    for (const [name, argument, policy] of lists) {
+      const list = values(name)
+      if (list === undefined) continue
+      // Validated by the schema as [String!]!; anything else would be a bug, refused rather than ignored.
+      found.policies.push(policy(stringList(list[argument]) ?? []))
+      found.marked = true
+    }
+  }
+  if (!found.marked) return null
+  // A requirement beside @public wins: fail closed on a contradictory mark.
+  return found.policies.length > 0 || !found.isPublic
+    ? { _tag: "Protected", policies: found.policies }
+    : publicRequirement
+}
+
+/**
+ * The requirement a field or type is marked with, or `null` when it carries no mark. Remembered per schema.
+ *
+ * @since 0.1.0
+ */
+export const requirementOf = (schema: GraphQLSchema, marked: Marked): Requirement | null => {
+  let known = cache.get(schema)
+  if (known === undefined) {
+    known = new WeakMap()
+    cache.set(schema, known)
+  }
+  const cached = known.get(marked)
+  if (cached !== undefined) return cached
+  const requirement = read(schema, marked)
+  known.set(marked, requirement)
+  return requirement
+}
+
+/**
+ * A field's own requirement, else its type's (object or interface), else `null`.
+ *
+ * @since 0.1.0
+ */
+export const fieldRequirement = (
+  schema: GraphQLSchema,
+  parent: GraphQLNamedType,
+  field: GraphQLField<unknown, unknown>
+): Requirement | null =>
+  requirementOf(schema, field) ??
+  (isObjectType(parent) || isInterfaceType(parent) ? requirementOf(schema, parent) : null)
