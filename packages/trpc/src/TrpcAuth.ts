@@ -16,12 +16,22 @@ import * as Option from "effect/Option"
 import type * as TrpcContext from "./TrpcContext.js"
 import * as TrpcError from "./TrpcError.js"
 
+/** Marks the procedure's own failures, to tell them from a runtime whose layer failed to build. */
+class ProcedureFailure {
+  constructor(readonly error: unknown) {}
+}
+
+const internal = (cause: unknown) =>
+  new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "The request could not be processed", cause })
+
 /**
  * Runs an Effect on the context's runtime with `Authenticated` provided. The request's abort signal (or
- * `options.signal`, such as a procedure's own `signal`) interrupts it. Auth errors become the mapped
- * `TRPCError`; a `TRPCError` or other `Error` failure is thrown as is; an interruption is
- * `CLIENT_CLOSED_REQUEST`; a defect is `INTERNAL_SERVER_ERROR` with a fixed message (the defect stays on
- * the server, as the error's `cause`, for `onError`).
+ * `options.signal`, such as a procedure's own `signal`) interrupts it. It only ever throws a `TRPCError`:
+ * auth errors become the mapped error (401, 403, 429, 503); a `TRPCError` failure is thrown as is; any
+ * other failure or defect is `INTERNAL_SERVER_ERROR` with a fixed message, the error kept as its `cause`
+ * for `onError` (tRPC never sends a cause to the client), so a message naming a URL or host stays on the
+ * server; a runtime whose layer failed to build is `SERVICE_UNAVAILABLE`; an interruption is
+ * `CLIENT_CLOSED_REQUEST`. To send a client a message of your own, fail with a `TRPCError`.
  *
  * @example
  * ```ts
@@ -48,25 +58,30 @@ export const runEffect = async <A, E, R>(
 ): Promise<A> => {
   const signal = options?.signal ?? ctx.auth.signal
   const exit = await ctx.auth.runtime.runPromiseExit(
-    Effect.provideService(effect, Authenticated.Authenticated, ctx.principal),
+    Effect.mapError(
+      Effect.provideService(effect, Authenticated.Authenticated, ctx.principal),
+      (error) => new ProcedureFailure(error)
+    ),
     signal === undefined ? undefined : { signal }
   )
   if (Exit.isSuccess(exit)) return exit.value
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) {
-    const error = failure.value
+    if (!(failure.value instanceof ProcedureFailure)) {
+      // The runtime's layer failed to build: the services are unavailable.
+      throw TrpcError.fromFailure(
+        new AuthError.ProviderUnavailable({ reason: "misconfigured", provider: "authenticator" })
+      )
+    }
+    const error = failure.value.error
     if (AuthError.isAuthError(error)) throw TrpcError.fromFailure(error)
-    if (error instanceof Error) throw error
-    throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "The request could not be processed", cause: error })
+    if (error instanceof TRPCError) throw error
+    throw internal(error)
   }
   if (Cause.isInterruptedOnly(exit.cause)) {
     throw new TRPCError({ code: "CLIENT_CLOSED_REQUEST", message: "The request was cancelled" })
   }
-  throw new TRPCError({
-    code: "INTERNAL_SERVER_ERROR",
-    message: "The request could not be processed",
-    cause: Cause.squash(exit.cause)
-  })
+  throw internal(Cause.squash(exit.cause))
 }
 
 const checked = <E, R>(

@@ -4,6 +4,10 @@
  * public procedures cost nothing and a batch authenticates once. Building the context never throws: a
  * `createContext` that throws fails every call of a batch, public ones too.
  *
+ * A WebSocket connection builds its context once, so there a failure is not remembered (the next call
+ * tries again), and a principal whose token has expired (`exp` claim) is authenticated again on the next
+ * call: long-lived connections are re-checked per call after expiry.
+ *
  * @since 0.1.0
  */
 import type { Principal } from "@effect-auth/core"
@@ -35,7 +39,10 @@ export interface RequestAuth<R = never> {
   readonly runtime: Runtime<R>
   /** Aborts when the client goes away; interrupts authentication and `TrpcAuth.runEffect`. */
   readonly signal: AbortSignal | undefined
-  /** The caller, authenticated once per request; rejects with the mapped `TRPCError` (401, 429, 503, …). */
+  /**
+   * The caller, authenticated once per request (on a WebSocket: again after a failure or once the token
+   * has expired); rejects with the mapped `TRPCError` (401, 429, 503, …).
+   */
   readonly principal: () => Promise<Principal.Principal>
   /** The caller, or `null` when the request presented no credential at all; rejects like `principal`. */
   readonly optionalPrincipal: () => Promise<Principal.Principal | null>
@@ -58,14 +65,6 @@ export interface Context<R = never> {
  */
 export interface Authenticated<R = never> extends Context<R> {
   readonly principal: Principal.Principal
-}
-
-/**
- * @since 0.1.0
- */
-export interface Options {
-  /** How credentials are read (API key header, size limit). Give the authenticator's settings. */
-  readonly credentials?: Credential.Options | undefined
 }
 
 /**
@@ -92,10 +91,12 @@ export const credentialHeaders = (
   return merged
 }
 
-const authenticate = (headers: Credential.Headers, options: Options) =>
+const authenticate = (headers: Credential.Headers) =>
   Effect.flatMap(Authenticator.Authenticator, (authenticator) =>
     Effect.mapError(
-      Effect.flatMap(Credential.fromHeaders(headers, options.credentials), authenticator.authenticateCredential),
+      // The authenticator's own `authenticate`, so its credential settings (API key header, size limit)
+      // hold here as in every other adapter.
+      authenticator.authenticate(headers),
       // Mapped here, where the challenges are known, so the 401 says what to send.
       (error) => TrpcError.fromFailure(error, { challenges: authenticator.challenges })
     )
@@ -104,11 +105,10 @@ const authenticate = (headers: Credential.Headers, options: Options) =>
 const run = async <R>(
   runtime: Runtime<R>,
   headers: () => Credential.Headers,
-  signal: AbortSignal | undefined,
-  options: Options
+  signal: AbortSignal | undefined
 ): Promise<Principal.Principal> => {
   const exit = await runtime.runPromiseExit(
-    Effect.suspend(() => authenticate(headers(), options)),
+    Effect.suspend(() => authenticate(headers())),
     signal === undefined ? undefined : { signal }
   )
   if (Exit.isSuccess(exit)) return exit.value
@@ -124,7 +124,36 @@ const run = async <R>(
 }
 
 /**
- * A context for any adapter, from a way to read the request's headers (called on first use).
+ * What `createContext` is told about the request; `TRPCRequestInfo` fits.
+ *
+ * @since 0.1.0
+ */
+export type Info = Pick<TRPCRequestInfo, "connectionParams" | "signal"> &
+  Partial<Pick<TRPCRequestInfo, "type" | "calls">>
+
+/**
+ * Whether the context is a WebSocket connection's: tRPC builds it once, with no calls yet.
+ */
+const isConnection = (info: Info | undefined): boolean => info?.calls !== undefined && info.calls.length === 0
+
+/**
+ * The `connectionParams` to read: only those of a WebSocket connection or an SSE subscription, the
+ * clients that cannot send headers. tRPC parses a `?connectionParams=` query on every HTTP request, and a
+ * token in a URL ends up in access logs, so plain queries and mutations ignore it.
+ */
+const connectionParamsOf = (info: Info | undefined) =>
+  info !== undefined && (info.type === "subscription" || isConnection(info)) ? info.connectionParams : null
+
+/** When the principal's token expires (its `exp` claim, in seconds), in milliseconds. */
+const expiresAt = (principal: Principal.Principal): number | undefined => {
+  const exp = principal.claims["exp"]
+  return typeof exp === "number" && Number.isFinite(exp) ? exp * 1000 : undefined
+}
+
+/**
+ * A context for any adapter, from a way to read the request's headers (called on first use). Pass tRPC's
+ * `info` whole: its `type` and `calls` tell a subscription or WebSocket connection, whose
+ * `connectionParams` are read, from a query or mutation, whose are not.
  *
  * @since 0.1.0
  */
@@ -132,20 +161,35 @@ export const make = <R>(
   runtime: Runtime<R>,
   request: {
     readonly headers: () => Credential.Headers
-    readonly info?: Pick<TRPCRequestInfo, "connectionParams" | "signal"> | undefined
-  },
-  options: Options = {}
+    readonly info?: Info | undefined
+  }
 ): Context<R> => {
   const signal = request.info?.signal
+  const connection = isConnection(request.info)
   let principal: Promise<Principal.Principal> | undefined
+  let expiry: number | undefined
   const resolve = () => {
-    // Remembered, success or failure: a batch or a procedure calling twice authenticates once.
-    principal ??= run(
-      runtime,
-      () => credentialHeaders(request.headers(), request.info?.connectionParams),
-      signal,
-      options
-    )
+    // An expired token is checked again: on a WebSocket the context outlives it.
+    if (expiry !== undefined && Date.now() >= expiry) principal = undefined
+    if (principal === undefined) {
+      expiry = undefined
+      // Remembered: a batch or a procedure calling twice authenticates once.
+      const attempt = run(
+        runtime,
+        () => credentialHeaders(request.headers(), connectionParamsOf(request.info)),
+        signal
+      ).then((resolved) => {
+        expiry = expiresAt(resolved)
+        return resolved
+      })
+      principal = attempt
+      // A connection's failure is not remembered: it would refuse every later call on the socket.
+      if (connection) {
+        attempt.catch(() => {
+          if (principal === attempt) principal = undefined
+        })
+      }
+    }
     return principal
   }
   return {
@@ -185,9 +229,9 @@ export const make = <R>(
  * @since 0.1.0
  */
 export const nodeHttp =
-  <R>(runtime: Runtime<R>, options: Options = {}) =>
+  <R>(runtime: Runtime<R>) =>
   (opts: { readonly req: Http.IncomingMessage; readonly info?: TRPCRequestInfo | undefined }): Context<R> =>
-    make(runtime, { headers: () => NodeHttpAuth.headersOf(opts.req), info: opts.info }, options)
+    make(runtime, { headers: () => NodeHttpAuth.headersOf(opts.req), info: opts.info })
 
 /**
  * `createContext` for `fetchRequestHandler` (Deno, Bun, edge runtimes, Next.js route handlers).
@@ -213,6 +257,6 @@ export const nodeHttp =
  * @since 0.1.0
  */
 export const fetch =
-  <R>(runtime: Runtime<R>, options: Options = {}) =>
+  <R>(runtime: Runtime<R>) =>
   (opts: { readonly req: Request; readonly info?: TRPCRequestInfo | undefined }): Context<R> =>
-    make(runtime, { headers: () => Credential.headersFromWeb(opts.req.headers), info: opts.info }, options)
+    make(runtime, { headers: () => Credential.headersFromWeb(opts.req.headers), info: opts.info })

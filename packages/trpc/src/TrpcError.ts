@@ -2,7 +2,8 @@
  * The one mapping from effect-auth errors to tRPC errors. The status comes from `ErrorResponse.fromFailure`
  * (the mapping every HTTP adapter uses), so a tRPC call answers 401, 403, 429 and 503 exactly where a
  * plain HTTP route would; `responseMeta` copies its `WWW-Authenticate` and `Retry-After` headers onto the
- * HTTP response. Messages are the errors' fixed messages: never a token, password or key, and no `cause`.
+ * HTTP response. That holds for `httpLink` and `httpBatchLink`: `httpBatchStreamLink` and SSE send their
+ * 200 before any procedure runs, so there only the tRPC code tells the outcome. Messages are the errors' fixed messages: never a token, password or key, and no `cause`.
  *
  * @since 0.1.0
  */

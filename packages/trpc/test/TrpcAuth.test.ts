@@ -154,6 +154,31 @@ describe("over HTTP with @trpc/client", () => {
     await expect.poll(() => server.probes.interrupted).toBe(true)
   })
 
+  it("a plain query ignores connectionParams, so no token is taken from a URL", async () => {
+    const params = encodeURIComponent(JSON.stringify({ authorization: "Bearer alice" }))
+    const response = await fetch(`${server.url}/whoami?connectionParams=${params}`)
+    expect(response.status).toBe(401)
+    const body = (await response.json()) as { error: { message: string } }
+    expect(body.error.message).toBe("No credentials were presented")
+    expect(server.counter.calls).toBe(0)
+  })
+
+  it("a failure inside runEffect reaches the client as a fixed 500; the error stays on the server", async () => {
+    server.probes.errors.length = 0
+    const { trpc, seen } = client("alice")
+    const error = await failure(trpc.leaky.query())
+    expect(error.data?.code).toBe("INTERNAL_SERVER_ERROR")
+    expect(error.message).toBe("The request could not be processed")
+    expect(seen[0]!.status).toBe(500)
+    // The test runs tRPC in dev mode, whose error shape carries more (a stack) than production's.
+    expect(JSON.stringify(error.shape)).not.toContain("10.0.0.7")
+    expect(JSON.stringify(error.data)).not.toContain("10.0.0.7")
+    const reported = server.probes.errors[0] as TRPCError
+    expect(reported.code).toBe("INTERNAL_SERVER_ERROR")
+    expect(reported.cause).toBeInstanceOf(Error)
+    expect(reported.cause?.message).toBe(Fixture.leakyMessage)
+  })
+
   it("an SSE subscription takes its token from connectionParams", async () => {
     const subscribe = async (connectionParams?: Record<string, string>) => {
       const query =
@@ -187,7 +212,11 @@ describe("TrpcContext", () => {
     const runtime = ManagedRuntime.make(Authenticator.layer([Effect.succeed(Fixture.countingProvider({ calls: 0 }))]))
     const context = TrpcContext.make(runtime, {
       headers: () => ({ authorization: "Bearer alice" }),
-      info: { connectionParams: { Authorization: "Bearer bob" }, signal: new AbortController().signal }
+      info: {
+        connectionParams: { Authorization: "Bearer bob" },
+        signal: new AbortController().signal,
+        type: "subscription"
+      }
     })
     const error = await context.auth.principal().catch((error: unknown) => error)
     expect(error).toBeInstanceOf(TrpcError.AuthTRPCError)

@@ -45,7 +45,12 @@ export interface Probes {
   /** Set when the long Effect of `slow` was interrupted. */
   interrupted: boolean
   started: boolean
+  /** The errors tRPC reported to `onError`, as the server sees them. */
+  errors: Array<unknown>
 }
+
+/** A failure whose message must stay on the server. */
+export const leakyMessage = "GET http://10.0.0.7:8200/v1/secret/db failed"
 
 export const makeRouter = (probes: Probes) =>
   t.router({
@@ -82,6 +87,7 @@ export const makeRouter = (probes: Probes) =>
         )
       )
     ),
+    leaky: protectedProcedure.query(({ ctx }) => TrpcAuth.runEffect(ctx, Effect.fail(new Error(leakyMessage)))),
     events: protectedProcedure.subscription(async function* ({ ctx }) {
       yield `event for ${ctx.principal.id}`
     })
@@ -99,7 +105,7 @@ export interface Server {
 
 export const start = async (): Promise<Server> => {
   const counter: Counter = { calls: 0 }
-  const probes: Probes = { interrupted: false, started: false }
+  const probes: Probes = { interrupted: false, started: false, errors: [] }
   const runtime = ManagedRuntime.make(
     Layer.merge(
       Authenticator.layer([Effect.succeed(countingProvider(counter))]),
@@ -109,7 +115,10 @@ export const start = async (): Promise<Server> => {
   const server = createHTTPServer({
     router: makeRouter(probes),
     createContext: TrpcContext.nodeHttp(runtime),
-    responseMeta: TrpcError.responseMeta
+    responseMeta: TrpcError.responseMeta,
+    onError: ({ error }) => {
+      probes.errors.push(error)
+    }
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo

@@ -8,8 +8,8 @@
  */
 import type { Policy } from "@effect-auth/core"
 import { Policy as Policies } from "@effect-auth/core"
-import type { GraphQLField, GraphQLNamedType, GraphQLSchema } from "graphql"
-import { getDirectiveValues, isObjectType, isInterfaceType } from "graphql"
+import type { ASTNode, GraphQLField, GraphQLNamedType, GraphQLObjectType, GraphQLSchema } from "graphql"
+import { getDirectiveValues, getNamedType, isAbstractType, isInterfaceType, isObjectType } from "graphql"
 
 /**
  * The directive definitions, to add to an SDL schema's type definitions.
@@ -111,13 +111,23 @@ const fromExtension = (auth: unknown): { isPublic: boolean; policies: Array<Poli
   return result
 }
 
+// A type's marks may sit on its definition and on any `extend type` / `extend interface` of it.
+const nodesOf = (marked: Marked): ReadonlyArray<ASTNode> => {
+  const nodes: Array<ASTNode> = []
+  if (marked.astNode !== undefined && marked.astNode !== null) nodes.push(marked.astNode)
+  if ("extensionASTNodes" in marked) nodes.push(...marked.extensionASTNodes)
+  return nodes
+}
+
 const read = (schema: GraphQLSchema, marked: Marked): Requirement | null => {
   const found = fromExtension((marked.extensions as { readonly auth?: unknown } | null | undefined)?.auth)
-  const node = marked.astNode
-  if (node !== undefined && node !== null && "directives" in node && node.directives !== undefined) {
+  for (const node of nodesOf(marked)) {
+    if (!("directives" in node) || node.directives === undefined) continue
     const values = (name: string) => {
       const directive = schema.getDirective(name)
-      return directive === undefined || directive === null ? undefined : getDirectiveValues(directive, node)
+      return directive === undefined || directive === null
+        ? undefined
+        : getDirectiveValues(directive, node as Parameters<typeof getDirectiveValues>[1])
     }
     if (values("public") !== undefined) {
       found.isPublic = true
@@ -163,14 +173,102 @@ export const requirementOf = (schema: GraphQLSchema, marked: Marked): Requiremen
 }
 
 /**
- * A field's own requirement, else its type's (object or interface), else `null`.
+ * All of the requirements at once: public only when every one is public (fail closed).
+ *
+ * @since 0.1.0
+ */
+export const all = (requirements: ReadonlyArray<Requirement>): Requirement => {
+  if (requirements.every((requirement) => requirement._tag === "Public")) return publicRequirement
+  const policies = new Set<Policy.Policy>()
+  for (const requirement of requirements) {
+    if (requirement._tag === "Protected") for (const policy of requirement.policies) policies.add(policy)
+  }
+  return { _tag: "Protected", policies: [...policies] }
+}
+
+// Marks that only ever add a requirement: a `@public` there opens nothing.
+const protectedOnly = (requirement: Requirement | null): ReadonlyArray<Requirement> =>
+  requirement !== null && requirement._tag === "Protected" ? [requirement] : []
+
+// What an interface asks of a field of its implementations: its own field's mark, else its type's.
+const interfaceDemand = (schema: GraphQLSchema, type: GraphQLNamedType, name: string): ReadonlyArray<Requirement> => {
+  if (!isInterfaceType(type)) return []
+  const field = type.getFields()[name]
+  return protectedOnly((field === undefined ? null : requirementOf(schema, field)) ?? requirementOf(schema, type))
+}
+
+// What a value of the type needs before anything of it is produced, even only its `__typename`.
+const typeDemand = (schema: GraphQLSchema, type: GraphQLNamedType): ReadonlyArray<Requirement> => {
+  const types: Array<GraphQLNamedType> = [type]
+  if (isAbstractType(type)) types.push(...schema.getPossibleTypes(type))
+  const found: Array<Requirement> = []
+  for (const each of types) {
+    found.push(...protectedOnly(requirementOf(schema, each)))
+    if (isObjectType(each) || isInterfaceType(each)) {
+      for (const implemented of each.getInterfaces()) found.push(...protectedOnly(requirementOf(schema, implemented)))
+    }
+  }
+  return found
+}
+
+const objectFieldRequirement = (
+  schema: GraphQLSchema,
+  parent: GraphQLObjectType,
+  field: GraphQLField<unknown, unknown>,
+  fallback: Requirement
+): Requirement =>
+  all([
+    requirementOf(schema, field) ?? requirementOf(schema, parent) ?? fallback,
+    ...parent.getInterfaces().flatMap((implemented) => interfaceDemand(schema, implemented, field.name)),
+    ...typeDemand(schema, getNamedType(field.type))
+  ])
+
+const fieldCache = new WeakMap<GraphQLSchema, Map<string, Requirement>>()
+
+/**
+ * What selecting a field of `parent` needs. The field's own mark, else its type's, else `fallback`; and in
+ * any case the marks of every interface the type implements (the interface's field, else the interface),
+ * and the marks of the field's return type (all of its possible types when it is abstract), since the
+ * field's resolver produces that value. Selected on an interface, the field runs on one of its
+ * implementations: it needs what it needs on every one of them. Only a field's or its own type's
+ * `@public` opens it; a `@public` on an interface or a return type adds nothing.
  *
  * @since 0.1.0
  */
 export const fieldRequirement = (
   schema: GraphQLSchema,
   parent: GraphQLNamedType,
-  field: GraphQLField<unknown, unknown>
-): Requirement | null =>
-  requirementOf(schema, field) ??
-  (isObjectType(parent) || isInterfaceType(parent) ? requirementOf(schema, parent) : null)
+  field: GraphQLField<unknown, unknown>,
+  fallback: Requirement
+): Requirement => {
+  let known = fieldCache.get(schema)
+  if (known === undefined) {
+    known = new Map()
+    fieldCache.set(schema, known)
+  }
+  // One requirement object per field and default: the plugin decides each requirement once per request.
+  const cacheable = fallback === publicRequirement || fallback === authenticatedRequirement
+  const key = `${parent.name}.${field.name}:${fallback._tag}`
+  const cached = cacheable ? known.get(key) : undefined
+  if (cached !== undefined) return cached
+  let requirement: Requirement
+  if (isObjectType(parent)) {
+    requirement = objectFieldRequirement(schema, parent, field, fallback)
+  } else if (isInterfaceType(parent)) {
+    const implementations = schema.getPossibleTypes(parent).flatMap((type) => {
+      const implementation = type.getFields()[field.name]
+      return implementation === undefined ? [] : [objectFieldRequirement(schema, type, implementation, fallback)]
+    })
+    requirement = all([
+      ...(implementations.length === 0
+        ? [requirementOf(schema, field) ?? requirementOf(schema, parent) ?? fallback]
+        : implementations),
+      ...interfaceDemand(schema, parent, field.name),
+      ...typeDemand(schema, getNamedType(field.type))
+    ])
+  } else {
+    requirement = fallback
+  }
+  if (cacheable) known.set(key, requirement)
+  return requirement
+}

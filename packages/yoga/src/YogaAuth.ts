@@ -22,8 +22,9 @@ import * as AuthGraphQLError from "./AuthGraphQLError.js"
 import * as Selection from "./internal/selection.js"
 
 /**
- * - `protect-all`: every field needs an authenticated caller unless it (or its type, or the field it is
- *   selected in) is marked public; introspection too, unless `allowIntrospection`.
+ * - `protect-all`: every field needs an authenticated caller unless it (or its own type) is marked public;
+ *   a public field opens only itself, not the fields of the type it returns. Introspection too, unless
+ *   `allowIntrospection`.
  * - `protect-granular`: only marked fields need a caller.
  * - `resolve-only`: the principal is resolved and put in the context; nothing is refused.
  *
@@ -115,6 +116,25 @@ const signalOf = (context: object): AbortSignal | undefined => {
   return signal instanceof AbortSignal ? signal : undefined
 }
 
+// Where the plugin keeps what it found, out of reach of a context built elsewhere: a `principal` in a
+// context the plugin did not build is never trusted.
+const authState = Symbol("@effect-auth/yoga/AuthState")
+
+interface AuthState {
+  readonly principal: Principal.Principal | null
+  readonly authError: AuthError.AuthError | null
+}
+
+const stateOf = (context: object): AuthState | undefined => {
+  const state = (context as { readonly [authState]?: unknown })[authState]
+  return typeof state === "object" && state !== null ? (state as AuthState) : undefined
+}
+
+const withState = (state: AuthState): AuthContext => {
+  const extension: AuthContext & { readonly [authState]: AuthState } = { ...state, [authState]: state }
+  return extension
+}
+
 interface Authentication {
   readonly principal: Principal.Principal
   /** The rate limit's numbers, with `rateLimit: true`. */
@@ -202,12 +222,15 @@ export const useEffectAuth = (options: Options): Plugin<AuthContext> => {
     context: AuthContext
   ): Promise<ExecutionResult | undefined> => {
     if (options.mode === "resolve-only") return undefined
+    // Not built by the plugin (an `execute` with a context of the app's own): the setup is wrong, nothing runs.
+    const state = stateOf(context)
+    if (state === undefined) return { errors: [AuthGraphQLError.fromFailure("internal")] }
     const demands = Selection.demands(schema, document, operationName, walk)
     if (demands === undefined) return { errors: [AuthGraphQLError.fromFailure("internal")] }
     if (demands.length === 0) return undefined
-    const principal = context.principal
+    const principal = state.principal
     if (principal === null) {
-      const failure = context.authError ?? "internal"
+      const failure = state.authError ?? "internal"
       const known = await challengesOf()
       return {
         errors: demands
@@ -261,12 +284,12 @@ export const useEffectAuth = (options: Options): Plugin<AuthContext> => {
       if (Exit.isSuccess(exit)) {
         const request = requestOf(raw)
         if (exit.value.decision !== undefined && request !== undefined) decisions.set(request, exit.value.decision)
-        extendContext({ principal: exit.value.principal, authError: null })
+        extendContext(withState({ principal: exit.value.principal, authError: null }))
         return
       }
       const failure = failureOf(exit)
       // A defect leaves no error to show: fields that need a caller are then answered 500.
-      extendContext({ principal: null, authError: failure === "internal" ? null : failure })
+      extendContext(withState({ principal: null, authError: failure === "internal" ? null : failure }))
     },
     onExecute: async ({ args, setResultAndStopExecution }) => {
       const refused = await check(args.schema, args.document, args.operationName, args.contextValue)
@@ -282,8 +305,9 @@ export const useEffectAuth = (options: Options): Plugin<AuthContext> => {
 /**
  * Runs Effect code in a resolver with `Authenticated` provided, on the app's runtime. Without a principal
  * it throws the request's auth error; auth errors the effect fails with (a guard's `Forbidden`) are thrown
- * as their `GraphQLError`s, anything else as it is (Yoga masks it unless it is a `GraphQLError`). The
- * request's abort signal interrupts the effect.
+ * as their `GraphQLError`s. The app's own errors and defects are rethrown as they are: keep Yoga's error
+ * masking on (its default) so their messages never reach the client. The request's abort signal interrupts
+ * the effect. A context the plugin did not build throws an internal error (500).
  *
  * @example
  * ```ts
@@ -307,8 +331,11 @@ export const run = async <A, E, R>(
   context: AuthContext,
   effect: Effect.Effect<A, E, R | Authenticated.Authenticated>
 ): Promise<A> => {
-  const principal = context.principal
-  if (principal === null) throw AuthGraphQLError.fromFailure(context.authError ?? "internal")
+  const state = stateOf(context)
+  // A context the plugin did not build: the setup is wrong (500), and its `principal` is not trusted.
+  if (state === undefined) throw AuthGraphQLError.fromFailure("internal")
+  const principal = state.principal
+  if (principal === null) throw AuthGraphQLError.fromFailure(state.authError ?? "internal")
   const signal = signalOf(context)
   const exit = await runtime.runPromiseExit(
     Effect.provideService(effect, Authenticated.Authenticated, principal),

@@ -9,7 +9,7 @@ const typeDefs = /* GraphQL */ `
   interface Named {
     name: String
   }
-  type Team implements Named {
+  type Team implements Named @public {
     name: String
   }
   type Admin implements Named {

@@ -23,7 +23,8 @@ const typeDefs = /* GraphQL */ `
     adminName: String @public
   }
   type Post {
-    title: String
+    title: String @public
+    body: String
     draftNotes: String @authenticated
   }
 `
@@ -39,7 +40,7 @@ const resolvers = {
     editors: () => "editors",
     deleteDocuments: () => "deleted",
     staffOrAdmin: () => "staff or admin",
-    posts: () => [{ title: "First", draftNotes: "secret notes" }],
+    posts: () => [{ title: "First", body: "post body", draftNotes: "secret notes" }],
     // Effect code with `Authenticated` provided; the guard's Forbidden comes out as a GraphQL FORBIDDEN.
     adminName: (_: unknown, __: unknown, context: YogaAuth.AuthContext) =>
       YogaAuth.run(
@@ -139,6 +140,10 @@ describe("protect-all", () => {
 
   it("lets a public field's selection through, but not a marked field inside it", async () => {
     expect((await query(url, "{ posts { title } }")).body).toEqual({ data: { posts: [{ title: "First" }] } })
+    // `posts @public` opens the field, not the unmarked fields of `Post`: they default to protected.
+    const body = await query(url, "{ posts { body } }")
+    expect(body.status).toBe(401)
+    expect(body.text).not.toContain("post body")
     const notes = await query(url, "{ posts { title draftNotes } }")
     expect(notes.status).toBe(401)
     expect(notes.body.errors?.[0]?.message).not.toContain("secret notes")
