@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { URL, fileURLToPath } from "node:url"
 
 /** Every section, in the order the file lists them. */
-const sections = ["api-keys", "sql-grants"]
+const sections = ["jwt-verify", "http", "api-keys", "memory", "sql-grants"]
 
 const header = `# Benchmark results
 

@@ -54,7 +54,28 @@ export interface Grants {
  */
 export const make = (
   identity: Omit<Identity, "claims"> & { readonly claims?: Readonly<Record<string, unknown>> | undefined }
-): Identity => ({ ...identity, claims: identity.claims ?? {} })
+): Identity => copy(identity, identity.claims ?? {})
+
+/**
+ * The identity's fields in a fixed order, whatever object they came from: a spread of an object built by
+ * another spread is several times slower, and this runs on every request.
+ */
+const copy = (identity: Omit<Identity, "claims">, claims: Readonly<Record<string, unknown>>): Identity => ({
+  id: identity.id,
+  kind: identity.kind,
+  provider: identity.provider,
+  name: identity.name,
+  email: identity.email,
+  claims,
+  grants: identity.grants
+})
+
+/**
+ * A copy of an identity (same fields, new object), as cheap as building one.
+ *
+ * @since 0.1.0
+ */
+export const clone = (identity: Identity): Identity => copy(identity, identity.claims)
 
 const noNames: ReadonlyArray<string> = []
 

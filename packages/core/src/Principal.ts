@@ -5,17 +5,19 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
+import * as Deferred from "effect/Deferred"
+import * as FiberId from "effect/FiberId"
 import type { AuthorizationError } from "./AuthError.js"
 import { GroupsProvider } from "./GroupsProvider.js"
-import type { GrantsLookup, Identity, Kind } from "./Identity.js"
+import * as Identity from "./Identity.js"
+import type { GrantsLookup, Kind } from "./Identity.js"
 import { PermissionsProvider } from "./PermissionsProvider.js"
 import { RolesProvider } from "./RolesProvider.js"
 
 /**
  * @since 0.1.0
  */
-export interface Principal extends Identity {
+export interface Principal extends Identity.Identity {
   /** Loaded from the `GroupsProvider` on first use, then remembered for the rest of the request. */
   readonly groups: Effect.Effect<ReadonlyArray<string>, AuthorizationError>
   /** Loaded from the `RolesProvider` on first use, then remembered for the rest of the request. */
@@ -30,7 +32,7 @@ export interface Principal extends Identity {
  *
  * @since 0.1.0
  */
-export const make = (identity: Identity): Effect.Effect<Principal> =>
+export const make = (identity: Identity.Identity): Effect.Effect<Principal> =>
   Effect.flatMap(grantSources, (sources) => fromIdentity(identity, sources))
 
 /**
@@ -63,17 +65,21 @@ export const grantSources: Effect.Effect<GrantSources> = Effect.all({
  *
  * @since 0.1.0
  */
-export const fromIdentity = (identity: Identity, sources: GrantSources): Effect.Effect<Principal> =>
-  Effect.suspend(() => {
-    const request: Identity = { ...identity }
-    return Effect.map(
-      Effect.all([
-        once(Effect.suspend(() => sources.groups.lookup(request))),
-        once(Effect.suspend(() => sources.roles.lookup(request))),
-        once(Effect.suspend(() => sources.permissions.lookup(request)))
-      ]),
-      ([groups, roles, permissions]) => ({ ...identity, groups, roles, permissions })
-    )
+export const fromIdentity = (identity: Identity.Identity, sources: GrantSources): Effect.Effect<Principal> =>
+  Effect.sync(() => {
+    const request = Identity.clone(identity)
+    return {
+      id: identity.id,
+      kind: identity.kind,
+      provider: identity.provider,
+      name: identity.name,
+      email: identity.email,
+      claims: identity.claims,
+      grants: identity.grants,
+      groups: once(() => sources.groups.lookup(request)),
+      roles: once(() => sources.roles.lookup(request)),
+      permissions: once(() => sources.permissions.lookup(request))
+    }
   })
 
 /**
@@ -82,12 +88,25 @@ export const fromIdentity = (identity: Identity, sources: GrantSources): Effect.
  * failed sibling) stops waiting without cancelling the lookup: an interruption is never remembered as
  * the answer. Providers bound their own time (every outbound call has a timeout), so a detached lookup
  * always ends.
+ *
+ * Nothing is allocated beyond a closure until the first read: most requests read one grant kind or none,
+ * and this runs on every authenticated request.
  */
-const once = <A, E>(lookup: Effect.Effect<A, E>): Effect.Effect<Effect.Effect<A, E>> =>
-  // Forked without interruption, so that a fork is always what gets cached; the lookup stays interruptible.
-  Effect.map(Effect.cached(Effect.uninterruptible(Effect.forkDaemon(Effect.interruptible(lookup)))), (started) =>
-    Effect.flatMap(started, Fiber.join)
+const once = <A, E>(lookup: () => Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  let result: Deferred.Deferred<A, E> | undefined
+  // Uninterruptible from the check to the fork, so the first reader always starts the lookup it recorded.
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      if (result !== undefined) return restore(Deferred.await(result))
+      const deferred = Deferred.unsafeMake<A, E>(FiberId.none)
+      result = deferred
+      return Effect.zipRight(
+        Effect.forkDaemon(Effect.intoDeferred(Effect.interruptible(Effect.suspend(lookup)), deferred)),
+        restore(Deferred.await(deferred))
+      )
+    })
   )
+}
 
 /**
  * A principal as plain JSON data, with its grants loaded (what the gateway's `/whoami` answers).

@@ -1,6 +1,7 @@
 /**
- * Verifies signed JWTs (JWS compact serialization) against a `KeySource`, with jose doing the
- * signature and this module doing everything jose leaves to the caller.
+ * Verifies signed JWTs (JWS compact serialization) against a `KeySource`. Signatures are checked with
+ * `node:crypto` on keys imported once per key set (or, with `engine: "jose"`, by `jose.jwtVerify`, the
+ * reference the fast path is tested against); this module does everything else.
  *
  * In order: the size (before any parsing), a strict decode (`internal/compact`), the header (algorithm
  * from the verifier's allow-list, never from the token; `crit`; `kid`), the keys (from the `KeySource`
@@ -11,7 +12,6 @@
  * @since 0.1.0
  */
 import { AuthError } from "@effect-auth/core"
-import * as Clock from "effect/Clock"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -22,6 +22,7 @@ import { createHash } from "node:crypto"
 import * as Compact from "./internal/compact.js"
 import { publicKeyId } from "./internal/keyBinding.js"
 import * as Lru from "./internal/lru.js"
+import * as Signature from "./internal/signature.js"
 import * as KeySet from "./KeySet.js"
 
 /**
@@ -61,7 +62,21 @@ export interface Options {
   readonly cache?: { readonly maxEntries: number } | undefined
   /** Names a `crit` header may list because the application processes them. Default none. */
   readonly understoodCriticalHeaders?: ReadonlyArray<string> | undefined
+  /**
+   * What checks signatures. `"node"` (default): `node:crypto` on keys imported once, synchronously, then
+   * this module's claim checks. `"jose"`: `jose.jwtVerify` (WebCrypto), then the same claim checks; about
+   * half as fast, kept as the reference the differential test holds `"node"` to. Both give the same
+   * decision and reason for every token.
+   */
+  readonly engine?: Engine | undefined
 }
+
+/**
+ * What checks signatures: `node:crypto` (the default) or `jose`.
+ *
+ * @since 0.1.0
+ */
+export type Engine = "node" | "jose"
 
 /**
  * A verified token.
@@ -127,6 +142,12 @@ interface Settings {
   readonly maxAge: number | undefined
   readonly accessTokenProfile: boolean
   readonly critical: ReadonlySet<string>
+}
+
+interface Prepared {
+  readonly decoded: Compact.Decoded
+  readonly alg: KeySet.Algorithm
+  readonly kid: string | undefined
 }
 
 interface CacheEntry {
@@ -257,6 +278,10 @@ const checkHeader = (
   const kid = header.kid
   if (kid !== undefined && (typeof kid !== "string" || kid.length > maxKidLength)) {
     return Either.left(fail("malformed", "The token's key id is not a string of at most 256 characters"))
+  }
+  // RFC 7797 unencoded payloads change what is signed; a JWT never uses them (RFC 7797 §7).
+  if (header.b64 !== undefined && header.b64 !== true) {
+    return Either.left(fail("malformed", "The token uses an unencoded payload"))
   }
   if (header.typ !== undefined && typeof header.typ !== "string") {
     return Either.left(fail("malformed", "The token's type is not a string"))
@@ -415,6 +440,13 @@ const cacheWindow = (settings: Settings, claims: Claims): Omit<CacheEntry, "veri
   return { validFrom, validUntil }
 }
 
+/**
+ * Whether a key a source offered may check `alg` at all. A key source must not widen the allow-list by
+ * returning keys of another algorithm, nor keys whose type does not fit it (both engines skip them alike).
+ */
+const usable = (candidate: KeySet.VerificationKey, alg: KeySet.Algorithm): boolean =>
+  candidate.alg === alg && Signature.fits(alg, candidate.key)
+
 const sameKey = (a: KeySet.VerificationKey, b: KeySet.VerificationKey): boolean => {
   if (a.alg !== b.alg || a.kid !== b.kid) return false
   if (a.key === b.key) return true
@@ -454,6 +486,8 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
     ) {
       return yield* configError("cache", "Expected a positive integer maxEntries")
     }
+    const engine = options.engine ?? "node"
+    if (engine !== "node" && engine !== "jose") return yield* configError("engine", 'Expected "node" or "jose"')
     // One cache per verifier: an entry is only ever served by the verifier (and settings) that made it.
     const cache = cacheOptions === undefined ? undefined : Lru.make<string, CacheEntry>(cacheOptions.maxEntries)
     const joseCrit = Object.fromEntries([...config.critical].map((name) => [name, true]))
@@ -499,8 +533,7 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
     > =>
       Effect.gen(function* () {
         for (const candidate of candidates) {
-          // A key source must not widen the allow-list by returning keys of another algorithm.
-          if (candidate.alg !== alg) continue
+          if (!usable(candidate, alg)) continue
           const result = yield* Effect.either(
             Effect.tryPromise({
               try: () =>
@@ -522,43 +555,91 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
         return yield* Effect.fail(fail("bad-signature", "The token's signature does not verify"))
       })
 
+    /** Size, strict decoding and header checks: everything decided before a key is looked up. */
+    const prepare = (token: string): Either.Either<Prepared, AuthError.InvalidToken> =>
+      Either.flatMap(Compact.decode(token, config.maxTokenBytes), (decoded) =>
+        Either.flatMap(checkHeader(config, decoded.header), ({ alg, kid }) =>
+          decoded.signature.length === 0
+            ? Either.left(fail("bad-signature", "The token's signature does not verify"))
+            : Either.right({ decoded, alg, kid })
+        )
+      )
+
+    /** Our claim checks (after the signature, always), then the result, cached when it may be. */
+    const complete = (
+      decoded: Compact.Decoded,
+      key: KeySet.VerificationKey,
+      now: number,
+      digest: string | undefined
+    ): Either.Either<Verified, AuthError.InvalidToken> => {
+      const refused = checkClaims(config, decoded.header, decoded.claims, now)
+      if (refused !== undefined) return Either.left(refused)
+      const verified: Verified = { header: deepFreeze(decoded.header), claims: deepFreeze(decoded.claims), key }
+      if (cache !== undefined && digest !== undefined) {
+        const window = cacheWindow(config, decoded.claims)
+        if (window !== undefined) cache.set(digest, { verified, ...window })
+      }
+      return Either.right(verified)
+    }
+
+    /** The `node:crypto` engine: synchronous from the keys on, no fiber work beyond the key lookup. */
+    const verifyWithNode = (
+      token: string,
+      keys: KeySet.KeySource,
+      now: number,
+      digest: string | undefined
+    ): Effect.Effect<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> => {
+      const prepared = prepare(token)
+      if (Either.isLeft(prepared)) return Either.left(prepared.left)
+      const { alg, decoded, kid } = prepared.right
+      return Effect.flatMap(keys.keysFor({ alg, kid }), (candidates) => {
+        for (const candidate of candidates) {
+          if (!usable(candidate, alg)) continue
+          if (Signature.verify(alg, candidate.key, decoded.signingInput, decoded.signature)) {
+            return complete(decoded, candidate, now, digest)
+          }
+        }
+        return Either.left(fail("bad-signature", "The token's signature does not verify"))
+      })
+    }
+
+    /** The jose engine: jose checks the signature (and its own claim rules), then ours decide. */
+    const verifyWithJose = (
+      token: string,
+      keys: KeySet.KeySource,
+      nowMillis: number,
+      digest: string | undefined
+    ): Effect.Effect<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> =>
+      Effect.gen(function* () {
+        const { alg, decoded, kid } = yield* prepare(token)
+        const candidates = yield* keys.keysFor({ alg, kid })
+        const { key, refused } = yield* verifySignature(token, decoded.header, alg, candidates, nowMillis)
+        const now = Math.floor(nowMillis / 1000)
+        const ours = checkClaims(config, decoded.header, decoded.claims, now)
+        if (ours !== undefined) return yield* Effect.fail(ours)
+        if (refused !== undefined) return yield* Effect.fail(refused)
+        return yield* complete(decoded, key, now, digest)
+      })
+
     const verify = (
       token: string,
       keys: KeySet.KeySource
     ): Effect.Effect<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> =>
-      Effect.gen(function* () {
-        const nowMillis = yield* Clock.currentTimeMillis
-        // Whole seconds, as jose counts, so both agree on every boundary.
+      Effect.clockWith((clock) => {
+        const nowMillis = clock.unsafeCurrentTimeMillis()
+        // Whole seconds, as jose counts, so both engines agree on every boundary.
         const now = Math.floor(nowMillis / 1000)
         // Before hashing or parsing anything: a huge token costs nothing.
         if (Compact.isTooLarge(token, config.maxTokenBytes)) {
-          return yield* Effect.fail(fail("too-large", "The token is larger than allowed"))
+          return Effect.fail(fail("too-large", "The token is larger than allowed"))
         }
         const digest = cache === undefined ? undefined : createHash("sha256").update(token).digest("base64url")
-        if (digest !== undefined) {
-          const hit = yield* cached(digest, now, keys)
-          if (hit !== undefined) return hit
-        }
-        const decoded = yield* Compact.decode(token, config.maxTokenBytes)
-        const { alg, kid } = yield* checkHeader(config, decoded.header)
-        if (decoded.signature.length === 0) {
-          return yield* Effect.fail(fail("bad-signature", "The token's signature does not verify"))
-        }
-        const candidates = yield* keys.keysFor({ alg, kid })
-        const { key, refused } = yield* verifySignature(token, decoded.header, alg, candidates, nowMillis)
-        const ours = checkClaims(config, decoded.header, decoded.claims, now)
-        if (ours !== undefined) return yield* Effect.fail(ours)
-        if (refused !== undefined) return yield* Effect.fail(refused)
-        const verified: Verified = {
-          header: deepFreeze(decoded.header),
-          claims: deepFreeze(decoded.claims),
-          key
-        }
-        if (cache !== undefined && digest !== undefined) {
-          const window = cacheWindow(config, decoded.claims)
-          if (window !== undefined) cache.set(digest, { verified, ...window })
-        }
-        return verified
+        const fresh = () =>
+          engine === "node"
+            ? verifyWithNode(token, keys, now, digest)
+            : verifyWithJose(token, keys, nowMillis, digest)
+        if (digest === undefined) return fresh()
+        return Effect.flatMap(cached(digest, now, keys), (hit) => (hit === undefined ? fresh() : Effect.succeed(hit)))
       })
 
     return { verify }

@@ -12,8 +12,9 @@ import { AuthError } from "@effect-auth/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import { importJWK } from "jose"
+import { createPublicKey, type KeyObject } from "node:crypto"
 import * as KeyBinding from "./internal/keyBinding.js"
+import * as Signature from "./internal/signature.js"
 
 /**
  * The asymmetric JWS algorithms this package verifies. HMAC (`HS*`) and `none` are not in the type,
@@ -45,7 +46,8 @@ export const isAlgorithm: (u: unknown) => u is Algorithm = KeyBinding.isAlgorith
 export interface VerificationKey {
   readonly kid: string | undefined
   readonly alg: Algorithm
-  readonly key: CryptoKey
+  /** The public key, imported once per key set (jose accepts it as well as `node:crypto`). */
+  readonly key: KeyObject
   /** The published JWK: public members and extras such as Entra's `issuer`. */
   readonly jwk: Readonly<Record<string, unknown>>
 }
@@ -87,27 +89,28 @@ const decodeDocument = Schema.decodeUnknownEither(JwksDocument)
 
 interface Entry {
   readonly binding: KeyBinding.Binding
-  /** One import per algorithm, started on first use and shared; `undefined` when the import failed. */
-  readonly imports: Map<Algorithm, Promise<CryptoKey | undefined>>
+  /**
+   * The key for each algorithm it is bound to, imported on first use (synchronously, once per key set):
+   * `null` when the import failed, so a key the runtime refuses is skipped, never retried per request.
+   */
+  keys: ReadonlyMap<Algorithm, VerificationKey> | null | undefined
 }
 
-const importFor = (entry: Entry, alg: Algorithm): Effect.Effect<VerificationKey | undefined> =>
-  Effect.map(
-    Effect.promise(() => {
-      let pending = entry.imports.get(alg)
-      if (pending === undefined) {
-        // A promise, not Effect.cached: an interrupted caller must not leave an interruption memoized.
-        pending = importJWK({ ...entry.binding.material }, alg).then(
-          (key) => (key instanceof Uint8Array ? undefined : key),
-          () => undefined
-        )
-        entry.imports.set(alg, pending)
-      }
-      return pending
-    }),
-    (key): VerificationKey | undefined =>
-      key === undefined ? undefined : { kid: entry.binding.kid, alg, key, jwk: entry.binding.jwk }
-  )
+const importKeys = (entry: Entry): ReadonlyMap<Algorithm, VerificationKey> | null => {
+  if (entry.keys !== undefined) return entry.keys
+  let imported: ReadonlyMap<Algorithm, VerificationKey> | null = null
+  try {
+    const key = createPublicKey({ key: { ...entry.binding.material }, format: "jwk" })
+    const { jwk, kid } = entry.binding
+    // Binding chose the algorithms from the JWK's members; the imported key must agree (the last gate).
+    const algorithms = entry.binding.algorithms.filter((alg) => Signature.fits(alg, key))
+    imported = new Map(algorithms.map((alg) => [alg, Object.freeze({ kid, alg, key, jwk })]))
+  } catch {
+    // An EC point off its curve, a modulus OpenSSL will not load: this key cannot verify anything.
+  }
+  entry.keys = imported
+  return imported
+}
 
 /**
  * The most keys a token without `kid` is tried against. When more keys are bound to its algorithm the
@@ -135,13 +138,12 @@ const make = (entries: ReadonlyArray<Entry>): KeySet => {
       // Each candidate costs an import and a signature check: without this bound a kid-less token would
       // cost work in proportion to the JWKS (up to 1 MiB of 16384-bit RSA keys).
       if (kid === undefined && candidates.length > maxKeysWithoutKid) return Effect.fail(unknownKey())
-      return Effect.flatMap(
-        Effect.forEach(candidates, (entry) => importFor(entry, alg)),
-        (imported) => {
-          const keys = imported.filter((key): key is VerificationKey => key !== undefined)
-          return keys.length === 0 ? Effect.fail(unknownKey()) : Effect.succeed(keys)
-        }
-      )
+      const keys: Array<VerificationKey> = []
+      for (const entry of candidates) {
+        const key = importKeys(entry)?.get(alg)
+        if (key !== undefined) keys.push(key)
+      }
+      return keys.length === 0 ? Effect.fail(unknownKey()) : Effect.succeed(keys)
     }
   }
 }
@@ -152,8 +154,8 @@ const make = (entries: ReadonlyArray<Entry>): KeySet => {
  * `kty: "oct"`, `use` other than `"sig"`, `key_ops` without `"verify"`, RSA moduli under 2048 bits (or
  * over 16384), RSA exponents that are not an odd number from 3 to 2^32 - 1 spelt canonically (no leading
  * zero byte), and an `alg` that is unsupported or disagrees with the key type. A key with `alg` verifies
- * only that algorithm. Keys are imported lazily, once per algorithm; a key that fails to import is skipped
- * for that algorithm. A document that is not `{ keys: [...] }` gives an empty set (and a warning).
+ * only that algorithm. Keys are imported lazily (`node:crypto` `KeyObject`s), once per key set; a key that fails to
+ * import is skipped. A document that is not `{ keys: [...] }` gives an empty set (and a warning).
  *
  * `keysFor` with a `kid` returns the keys with that `kid` bound to the algorithm (several when a
  * provider publishes duplicate kids: each is tried); without a `kid`, every key bound to it, as long as
@@ -192,7 +194,7 @@ export const fromJwks = (jwks: unknown): Effect.Effect<KeySet> =>
         )
         continue
       }
-      entries.push({ binding: bound.right, imports: new Map() })
+      entries.push({ binding: bound.right, keys: undefined })
     }
     return make(entries)
   })

@@ -7,6 +7,7 @@
  */
 import { AuthError } from "@effect-auth/core"
 import * as Either from "effect/Either"
+import { isUtf8 } from "node:buffer"
 
 type InvalidToken = AuthError.InvalidToken
 const InvalidToken = AuthError.InvalidToken
@@ -21,8 +22,6 @@ export interface Decoded {
 
 const base64url = /^[A-Za-z0-9_-]*$/
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-// ignoreBOM keeps a byte-order mark in the text, so JSON.parse refuses it instead of it being dropped silently.
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 const malformed = (detail: string) => new InvalidToken({ reason: "malformed", detail })
 
@@ -35,7 +34,7 @@ export const isTooLarge = (token: string, maxBytes: number): boolean =>
  * Decodes strict base64url: the URL-safe alphabet only, no padding, and canonical, i.e. the unused low
  * bits of the last character are zero. Two spellings of one signature must not both verify.
  */
-export const decodeBase64url = (segment: string): Uint8Array | undefined => {
+export const decodeBase64url = (segment: string): Buffer | undefined => {
   if (!base64url.test(segment)) return undefined
   const rest = segment.length % 4
   if (rest === 1) return undefined
@@ -45,7 +44,7 @@ export const decodeBase64url = (segment: string): Uint8Array | undefined => {
     const unused = rest === 2 ? 0b1111 : 0b11
     if ((last & unused) !== 0) return undefined
   }
-  return new Uint8Array(Buffer.from(segment, "base64url"))
+  return Buffer.from(segment, "base64url")
 }
 
 /**
@@ -64,7 +63,9 @@ const hasDuplicateMembers = (text: string): boolean => {
       while (end < text.length && text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c /* \ */ ? 2 : 1
       const top = stack[stack.length - 1]
       if (expectName && top) {
-        const name: unknown = JSON.parse(text.slice(i, end + 1))
+        // Only a name with an escape needs unescaping; most have none and are compared as they are.
+        const raw = text.slice(i + 1, end)
+        const name: unknown = raw.includes("\\") ? JSON.parse(text.slice(i, end + 1)) : raw
         if (typeof name !== "string" || top.has(name)) return true
         top.add(name)
         expectName = false
@@ -93,10 +94,12 @@ const hasDuplicateMembers = (text: string): boolean => {
 const parseObject = (segment: string): Readonly<Record<string, unknown>> | undefined => {
   const bytes = decodeBase64url(segment)
   if (bytes === undefined || bytes.length === 0) return undefined
-  let text: string
+  // Invalid UTF-8 is refused, never replaced by U+FFFD (which could make two byte strings one text).
+  if (!isUtf8(bytes)) return undefined
+  // A byte-order mark stays in the text, so JSON.parse refuses it instead of it being dropped silently.
+  const text = bytes.toString("utf8")
   let value: unknown
   try {
-    text = utf8.decode(bytes)
     value = JSON.parse(text)
   } catch {
     return undefined
@@ -112,6 +115,21 @@ const parseObject = (segment: string): Readonly<Record<string, unknown>> | undef
  * UTF-8 JSON objects without duplicate member names; `alg` a string. The size is checked first.
  */
 export const decode = (token: string, maxBytes: number): Either.Either<Decoded, InvalidToken> => {
+  // A provider reads the issuer, then its verifier decodes the same token: the second reading is free.
+  if (token === last.token && maxBytes === last.maxBytes && last.result !== undefined) return last.result
+  const result = decodeUncached(token, maxBytes)
+  last = { token, maxBytes, result }
+  return result
+}
+
+/** The last token decoded and its result (the result is the same for the same input). */
+let last: {
+  readonly token: string
+  readonly maxBytes: number
+  readonly result: Either.Either<Decoded, InvalidToken> | undefined
+} = { token: "", maxBytes: 0, result: undefined }
+
+const decodeUncached = (token: string, maxBytes: number): Either.Either<Decoded, InvalidToken> => {
   if (isTooLarge(token, maxBytes)) {
     return Either.left(new InvalidToken({ reason: "too-large", detail: "The token is larger than allowed" }))
   }

@@ -1,0 +1,89 @@
+/**
+ * JWS signature checks with `node:crypto`, synchronously, on keys imported once per key set.
+ *
+ * jose 6 verifies through WebCrypto only, which costs a promise and a copy per call and is about half as
+ * fast as `crypto.verify` on a `KeyObject` (see bench/RESULTS.md). The checks here are the ones RFC 7518
+ * defines and jose applies, and a differential test holds them to jose's decisions:
+ *
+ * - RS*: RSASSA-PKCS1-v1_5 with the algorithm's hash.
+ * - PS*: RSASSA-PSS, MGF1 with the same hash, salt exactly as long as the hash (what WebCrypto requires).
+ * - ES*: ECDSA with the signature in IEEE P1363 form (r || s, fixed length), never DER.
+ * - EdDSA: Ed25519.
+ *
+ * The key's type must match the algorithm (an RSA key never checks an ES256 signature, a P-384 key never an
+ * ES256 one): key binding ensures it for our key sets, and this module checks again for any key source.
+ */
+import { constants, verify as cryptoVerify, type KeyObject } from "node:crypto"
+import type { Algorithm } from "./keyBinding.js"
+
+interface Scheme {
+  /** The digest `crypto.verify` takes (`null`: the algorithm hashes itself, Ed25519). */
+  readonly hash: string | null
+  readonly keyType: "rsa" | "ec" | "ed25519"
+  /** The curve of an EC key. */
+  readonly curve?: string
+  /** The exact length of an IEEE P1363 ECDSA signature. */
+  readonly signatureBytes?: number
+  readonly pss?: boolean
+}
+
+const schemes: Readonly<Record<Algorithm, Scheme>> = {
+  RS256: { hash: "sha256", keyType: "rsa" },
+  RS384: { hash: "sha384", keyType: "rsa" },
+  RS512: { hash: "sha512", keyType: "rsa" },
+  PS256: { hash: "sha256", keyType: "rsa", pss: true },
+  PS384: { hash: "sha384", keyType: "rsa", pss: true },
+  PS512: { hash: "sha512", keyType: "rsa", pss: true },
+  ES256: { hash: "sha256", keyType: "ec", curve: "prime256v1", signatureBytes: 64 },
+  ES384: { hash: "sha384", keyType: "ec", curve: "secp384r1", signatureBytes: 96 },
+  ES512: { hash: "sha512", keyType: "ec", curve: "secp521r1", signatureBytes: 132 },
+  EdDSA: { hash: null, keyType: "ed25519" }
+}
+
+/** What a key is (`rsa`, `ec:<curve>`, `ed25519`), read once per key: the details are built on each read. */
+const kinds = new WeakMap<KeyObject, string>()
+
+const kindOf = (key: KeyObject): string => {
+  let kind = kinds.get(key)
+  if (kind === undefined) {
+    const type = key.type === "public" ? (key.asymmetricKeyType ?? "") : ""
+    kind = type === "ec" ? `ec:${key.asymmetricKeyDetails?.namedCurve ?? ""}` : type
+    kinds.set(key, kind)
+  }
+  return kind
+}
+
+/** Whether `key` is a public key of the type and curve that `alg` is defined for. */
+export const fits = (alg: Algorithm, key: KeyObject): boolean => {
+  const scheme = schemes[alg]
+  return kindOf(key) === (scheme.curve === undefined ? scheme.keyType : `ec:${scheme.curve}`)
+}
+
+/**
+ * Whether `signature` is `alg`'s signature of `signingInput` (the ASCII `header.payload` of the token) by
+ * `key`. Never throws: anything OpenSSL refuses is a signature that does not verify.
+ */
+export const verify = (alg: Algorithm, key: KeyObject, signingInput: string, signature: Uint8Array): boolean => {
+  const scheme = schemes[alg]
+  // A key source could hand over any key: `crypto.verify` would happily check RS256 with an EC key.
+  if (!fits(alg, key)) return false
+  if (scheme.signatureBytes !== undefined && signature.length !== scheme.signatureBytes) return false
+  // base64url is ASCII: latin1 is the cheapest exact encoding of it.
+  const data = Buffer.from(signingInput, "latin1")
+  try {
+    if (scheme.keyType === "ec") {
+      return cryptoVerify(scheme.hash, data, { key, dsaEncoding: "ieee-p1363" }, signature)
+    }
+    if (scheme.pss === true) {
+      return cryptoVerify(
+        scheme.hash,
+        data,
+        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+        signature
+      )
+    }
+    return cryptoVerify(scheme.hash, data, key, signature)
+  } catch {
+    return false
+  }
+}
