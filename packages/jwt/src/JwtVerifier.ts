@@ -635,9 +635,7 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
         }
         const digest = cache === undefined ? undefined : createHash("sha256").update(token).digest("base64url")
         const fresh = () =>
-          engine === "node"
-            ? verifyWithNode(token, keys, now, digest)
-            : verifyWithJose(token, keys, nowMillis, digest)
+          engine === "node" ? verifyWithNode(token, keys, now, digest) : verifyWithJose(token, keys, nowMillis, digest)
         if (digest === undefined) return fresh()
         return Effect.flatMap(cached(digest, now, keys), (hit) => (hit === undefined ? fresh() : Effect.succeed(hit)))
       })
