@@ -40,15 +40,21 @@ export const authorize = (
   runtime: AuthRuntime,
   request: Http.IncomingMessage,
   options: Options = {}
-): Promise<Authorize.Outcome> => {
-  // A client that goes away interrupts the authentication work it started.
-  const abort = new AbortController()
-  const onClose = () => abort.abort()
-  request.once("close", onClose)
-  return Authorize.authorize(runtime, headersOf(request), { ...options, signal: abort.signal }).finally(() =>
-    request.off("close", onClose)
-  )
-}
+): Promise<Authorize.Outcome> => Promise.resolve(authorizeNow(runtime, request, options))
+
+/** The outcome, synchronously when authentication finished so; a client that goes away interrupts the rest. */
+const authorizeNow = (
+  runtime: AuthRuntime,
+  request: Http.IncomingMessage,
+  options: Options
+): Authorize.Outcome | Promise<Authorize.Outcome> =>
+  Authorize.authorizeNow(runtime, headersOf(request), {
+    ...options,
+    onAbort: (interrupt) => {
+      request.once("close", interrupt)
+      return () => request.off("close", interrupt)
+    }
+  })
 
 /**
  * Sends an error answer.
@@ -93,12 +99,18 @@ export const handler =
     options: Options = {}
   ): Http.RequestListener =>
   (request, response) => {
-    authorize(runtime, request, options)
-      .then((outcome) =>
-        outcome._tag === "Allowed"
-          ? handle(request, response, outcome.principal)
-          : sendError(response, outcome.response)
-      )
-      // A handler that throws must not leave the socket hanging.
-      .catch(() => sendError(response, ErrorResponse.fromFailure("internal", { style: options.errorStyle })))
+    // A handler that throws (or rejects) must not leave the socket hanging.
+    const internal = () => sendError(response, ErrorResponse.fromFailure("internal", { style: options.errorStyle }))
+    const answer = (outcome: Authorize.Outcome): void => {
+      if (outcome._tag === "Refused") return sendError(response, outcome.response)
+      try {
+        const handled = handle(request, response, outcome.principal)
+        if (handled !== undefined) Promise.resolve(handled).catch(internal)
+      } catch {
+        internal()
+      }
+    }
+    const outcome = authorizeNow(runtime, request, options)
+    if (outcome instanceof Promise) outcome.then(answer, internal)
+    else answer(outcome)
   }

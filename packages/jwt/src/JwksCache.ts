@@ -267,27 +267,25 @@ export const make = (options: Options): Effect.Effect<JwksCache, never, HttpClie
      * legitimate ones wait either. A request waits only when there is nothing it may answer with: no keys
      * yet, or keys due for a refresh and older than `maxStale`.
      */
-    const keySetForUse: Effect.Effect<KeySet.KeySet, AuthError.ProviderUnavailable> = Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now) => {
-        const snapshot = current
-        if (snapshot === undefined) {
-          if (lastFailure !== undefined && now - lastFailure.at < settings.noKeysBackoffMillis) {
-            return Effect.fail(lastFailure.error)
-          }
-          return Effect.map(fetchShared, (fetched) => countUse(fetched.keySet))
+    const keySetForUse: Effect.Effect<KeySet.KeySet, AuthError.ProviderUnavailable> = Effect.clockWith((clock) => {
+      const now = clock.unsafeCurrentTimeMillis()
+      const snapshot = current
+      if (snapshot === undefined) {
+        if (lastFailure !== undefined && now - lastFailure.at < settings.noKeysBackoffMillis) {
+          return Effect.fail(lastFailure.error)
         }
-        if (!isDue(snapshot, now)) return Effect.succeed(countUse(snapshot.keySet))
-        const recentFailure = coolingDown(now)
-        if (now - snapshot.fetchedAt < settings.maxStaleMillis) {
-          // A failure is recorded and logged by the fetch itself; the keys keep serving until maxStale.
-          const keySet = countUse(snapshot.keySet)
-          return recentFailure === undefined ? Effect.as(startFetch, keySet) : Effect.succeed(keySet)
-        }
-        if (recentFailure !== undefined) return Effect.fail(recentFailure)
         return Effect.map(fetchShared, (fetched) => countUse(fetched.keySet))
       }
-    )
+      if (!isDue(snapshot, now)) return Effect.succeed(countUse(snapshot.keySet))
+      const recentFailure = coolingDown(now)
+      if (now - snapshot.fetchedAt < settings.maxStaleMillis) {
+        // A failure is recorded and logged by the fetch itself; the keys keep serving until maxStale.
+        const keySet = countUse(snapshot.keySet)
+        return recentFailure === undefined ? Effect.as(startFetch, keySet) : Effect.succeed(keySet)
+      }
+      if (recentFailure !== undefined) return Effect.fail(recentFailure)
+      return Effect.map(fetchShared, (fetched) => countUse(fetched.keySet))
+    })
 
     const countUse = (keySet: KeySet.KeySet): KeySet.KeySet => {
       uses++

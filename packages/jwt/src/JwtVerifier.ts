@@ -412,19 +412,6 @@ const safely = (predicate: () => boolean): boolean => {
   }
 }
 
-/** Freezes parsed JSON all the way down, so a cached result cannot be changed by one of its readers. */
-const deepFreeze = <A>(value: A): A => {
-  const pending: Array<unknown> = [value]
-  while (pending.length > 0) {
-    const next = pending.pop()
-    if (typeof next === "object" && next !== null && !Object.isFrozen(next)) {
-      Object.freeze(next)
-      for (const member of Object.values(next)) pending.push(member)
-    }
-  }
-  return value
-}
-
 /** The window in which a verified token keeps passing every time check, or `undefined` if not cacheable. */
 const cacheWindow = (settings: Settings, claims: Claims): Omit<CacheEntry, "verified"> | undefined => {
   const { exp, iat, nbf } = claims
@@ -574,7 +561,11 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
     ): Either.Either<Verified, AuthError.InvalidToken> => {
       const refused = checkClaims(config, decoded.header, decoded.claims, now)
       if (refused !== undefined) return Either.left(refused)
-      const verified: Verified = { header: deepFreeze(decoded.header), claims: deepFreeze(decoded.claims), key }
+      const verified: Verified = {
+        header: Compact.deepFreeze(decoded.header),
+        claims: Compact.deepFreeze(decoded.claims),
+        key
+      }
       if (cache !== undefined && digest !== undefined) {
         const window = cacheWindow(config, decoded.claims)
         if (window !== undefined) cache.set(digest, { verified, ...window })

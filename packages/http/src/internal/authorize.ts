@@ -3,8 +3,11 @@ import { AuthError, Authenticator, Policy } from "@effect-auth/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as ErrorResponse from "../ErrorResponse.js"
 
 /** What node:http and fetch adapters run per request: a shared runtime holding the `Authenticator`. */
@@ -66,19 +69,67 @@ const authorizeEffect = (headers: Credential.Headers, policy: Policy.Policy | un
     )
   )
 
+/** Where an authentication that could not finish synchronously gets its interruption from. */
+export type Interrupter = (interrupt: () => void) => () => void
+
+/**
+ * Runs the authentication synchronously when it can finish so (a verified JWT with its keys cached, an API
+ * key from memory: no promise, no abort wiring, one fiber); otherwise the same fiber goes on in the
+ * background and the answer comes as a promise, interrupted when `onAbort` fires. Never rejects.
+ */
+export const authorizeNow = (
+  runtime: AuthRuntime,
+  headers: Credential.Headers,
+  options: Options & { readonly onAbort?: Interrupter | undefined }
+): Outcome | Promise<Outcome> => {
+  const exit = runtime.runSyncExit(authorizeEffect(headers, options.policy))
+  const pending = asyncFiber(exit)
+  if (pending === undefined) return outcomeOf(exit, options)
+  return new Promise<Outcome>((resolve) => {
+    const stop = options.onAbort?.(() => pending.unsafeInterruptAsFork(FiberId.none))
+    pending.addObserver((done) => {
+      stop?.()
+      resolve(outcomeOf(done, options))
+    })
+  })
+}
+
+/** The fiber still running when a synchronous run had to stop at an asynchronous step. */
+const asyncFiber = <A, E>(exit: Exit.Exit<A, E>): Fiber.RuntimeFiber<A, E> | undefined => {
+  if (Exit.isSuccess(exit) || exit.cause._tag !== "Die") return undefined
+  const defect = exit.cause.defect
+  return Runtime.isAsyncFiberException(defect) ? (defect.fiber as Fiber.RuntimeFiber<A, E>) : undefined
+}
+
 /**
  * Authenticates headers (and checks a policy) on the runtime; never rejects. A failure to build the
  * runtime (bad configuration, unreachable store) is answered 503, a defect 500: never a success.
  */
-export const authorize = async (
+export const authorize = (
   runtime: AuthRuntime,
   headers: Credential.Headers,
   options: AuthorizeOptions
 ): Promise<Outcome> => {
-  const exit = await runtime.runPromiseExit(
-    authorizeEffect(headers, options.policy),
-    options.signal === undefined ? undefined : { signal: options.signal }
+  const signal = options.signal
+  return Promise.resolve(
+    authorizeNow(runtime, headers, {
+      ...options,
+      onAbort:
+        signal === undefined
+          ? undefined
+          : (interrupt) => {
+              if (signal.aborted) {
+                interrupt()
+                return () => {}
+              }
+              signal.addEventListener("abort", interrupt, { once: true })
+              return () => signal.removeEventListener("abort", interrupt)
+            }
+    })
   )
+}
+
+const outcomeOf = (exit: Exit.Exit<Principal.Principal, unknown>, options: Options): Outcome => {
   if (Exit.isSuccess(exit)) return { _tag: "Allowed", principal: exit.value }
   const failure = Cause.failureOption(exit.cause)
   const style = { style: options.errorStyle }

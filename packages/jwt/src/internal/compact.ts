@@ -47,6 +47,13 @@ export const decodeBase64url = (segment: string): Buffer | undefined => {
   return Buffer.from(segment, "base64url")
 }
 
+/** Whether the quote at `at` is escaped, i.e. preceded by an odd number of backslashes. */
+const isEscaped = (text: string, at: number): boolean => {
+  let backslashes = 0
+  while (text.charCodeAt(at - 1 - backslashes) === 0x5c /* \ */) backslashes++
+  return backslashes % 2 === 1
+}
+
 /**
  * Whether valid JSON text has two members with the same name in any object. Names are compared after
  * unescaping (`"s\u0075b"` is `"sub"`). Iterative, so deep nesting cannot overflow the stack.
@@ -59,8 +66,9 @@ const hasDuplicateMembers = (text: string): boolean => {
   while (i < text.length) {
     const c = text.charCodeAt(i)
     if (c === 0x22 /* " */) {
-      let end = i + 1
-      while (end < text.length && text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c /* \ */ ? 2 : 1
+      // The text is valid JSON (it parsed), so every string ends; jump to its closing quote.
+      let end = text.indexOf('"', i + 1)
+      while (isEscaped(text, end)) end = text.indexOf('"', end + 1)
       const top = stack[stack.length - 1]
       if (expectName && top) {
         // Only a name with an escape needs unescaping; most have none and are compared as they are.
@@ -91,7 +99,7 @@ const hasDuplicateMembers = (text: string): boolean => {
   return false
 }
 
-const parseObject = (segment: string): Readonly<Record<string, unknown>> | undefined => {
+const parseObject = (segment: string): Record<string, unknown> | undefined => {
   const bytes = decodeBase64url(segment)
   if (bytes === undefined || bytes.length === 0) return undefined
   // Invalid UTF-8 is refused, never replaced by U+FFFD (which could make two byte strings one text).
@@ -107,7 +115,40 @@ const parseObject = (segment: string): Readonly<Record<string, unknown>> | undef
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined
   // JSON.parse keeps the last duplicate and jose does the same; another parser may keep the first.
   if (hasDuplicateMembers(text)) return undefined
-  return value as Readonly<Record<string, unknown>>
+  return value as Record<string, unknown>
+}
+
+/** Freezes parsed JSON all the way down, so that one reader cannot change what another reads. */
+export const deepFreeze = <A>(value: A): A => {
+  const pending: Array<unknown> = [value]
+  while (pending.length > 0) {
+    const next = pending.pop()
+    if (typeof next === "object" && next !== null && !Object.isFrozen(next)) {
+      Object.freeze(next)
+      for (const name in next) {
+        const member: unknown = (next as Record<string, unknown>)[name]
+        if (typeof member === "object" && member !== null) pending.push(member)
+      }
+    }
+  }
+  return value
+}
+
+/**
+ * Parsed headers by their encoded text, frozen. An issuer's tokens share a handful of headers (one per
+ * signing key), so most tokens skip the header's decoding; a flood of distinct headers only refills it.
+ */
+const headers = new Map<string, Readonly<Record<string, unknown>>>()
+const maxHeaders = 64
+
+const parseHeader = (segment: string): Readonly<Record<string, unknown>> | undefined => {
+  const known = headers.get(segment)
+  if (known !== undefined) return known
+  const header = parseObject(segment)
+  if (header === undefined) return undefined
+  if (headers.size >= maxHeaders) headers.clear()
+  headers.set(segment, deepFreeze(header))
+  return header
 }
 
 /**
@@ -115,19 +156,23 @@ const parseObject = (segment: string): Readonly<Record<string, unknown>> | undef
  * UTF-8 JSON objects without duplicate member names; `alg` a string. The size is checked first.
  */
 export const decode = (token: string, maxBytes: number): Either.Either<Decoded, InvalidToken> => {
-  // A provider reads the issuer, then its verifier decodes the same token: the second reading is free.
-  if (token === last.token && maxBytes === last.maxBytes && last.result !== undefined) return last.result
-  const result = decodeUncached(token, maxBytes)
-  last = { token, maxBytes, result }
-  return result
+  const read = peeked
+  if (read !== undefined) {
+    peeked = undefined
+    // The provider read this token's issuer just before: its decoding is reused, once.
+    if (read.token === token && read.maxBytes === maxBytes) return read.result
+  }
+  return decodeUncached(token, maxBytes)
 }
 
-/** The last token decoded and its result (the result is the same for the same input). */
-let last: {
-  readonly token: string
-  readonly maxBytes: number
-  readonly result: Either.Either<Decoded, InvalidToken> | undefined
-} = { token: "", maxBytes: 0, result: undefined }
+/** The token `peekIssuer` decoded last, for the `decode` of the same token that follows it. */
+let peeked:
+  | {
+      readonly token: string
+      readonly maxBytes: number
+      readonly result: Either.Either<Decoded, InvalidToken>
+    }
+  | undefined
 
 const decodeUncached = (token: string, maxBytes: number): Either.Either<Decoded, InvalidToken> => {
   if (isTooLarge(token, maxBytes)) {
@@ -136,14 +181,16 @@ const decodeUncached = (token: string, maxBytes: number): Either.Either<Decoded,
   const segments = token.split(".")
   if (segments.length !== 3) return Either.left(malformed("The token does not have three segments"))
   const [encodedHeader = "", encodedPayload = "", encodedSignature = ""] = segments
-  const header = parseObject(encodedHeader)
+  const header = parseHeader(encodedHeader)
   if (header === undefined) return Either.left(malformed("The token header is not a base64url JSON object"))
   if (typeof header.alg !== "string") return Either.left(malformed("The token header has no algorithm"))
   const claims = parseObject(encodedPayload)
   if (claims === undefined) return Either.left(malformed("The token payload is not a base64url JSON object"))
   const signature = decodeBase64url(encodedSignature)
   if (signature === undefined) return Either.left(malformed("The token signature is not base64url"))
-  return Either.right({ header, claims, signingInput: `${encodedHeader}.${encodedPayload}`, signature })
+  // A slice of the token, not a concatenation: it is encoded for the signature check as one flat string.
+  const signingInput = token.slice(0, encodedHeader.length + 1 + encodedPayload.length)
+  return Either.right({ header, claims, signingInput, signature })
 }
 
 const shape = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
@@ -158,7 +205,8 @@ export const looksLikeJwt = (token: string): boolean => shape.test(token)
  * The unverified `iss` claim, for choosing which issuer verifies the token; never for trusting it.
  */
 export const peekIssuer = (token: string, maxBytes: number): string | undefined => {
-  const decoded = decode(token, maxBytes)
+  const decoded = decodeUncached(token, maxBytes)
+  peeked = { token, maxBytes, result: decoded }
   if (Either.isLeft(decoded)) return undefined
   const iss = decoded.right.claims.iss
   return typeof iss === "string" ? iss : undefined
