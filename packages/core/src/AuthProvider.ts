@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type { AuthenticationError } from "./AuthError.js"
 import type { Credential } from "./Credential.js"
 import type { Identity } from "./Identity.js"
@@ -31,5 +32,13 @@ export interface AuthProvider {
    */
   readonly accepts: (credential: Credential) => boolean
   readonly authenticate: (credential: Credential) => Effect.Effect<Identity, AuthenticationError>
+  /**
+   * An optional synchronous lane: the decision `authenticate` would make, made without a fiber when
+   * nothing has to be waited for (keys already in memory), or `undefined` when something does, and then
+   * `authenticate` runs. `nowMillis` is the caller's `Clock` time, so both lanes see the same time.
+   */
+  readonly authenticateNow?:
+    | ((credential: Credential, nowMillis: number) => Either.Either<Identity, AuthenticationError> | undefined)
+    | undefined
   readonly challenge: Challenge
 }

@@ -7,10 +7,11 @@
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { AuthenticationError } from "./AuthError.js"
-import { InvalidCredentials } from "./AuthError.js"
+import { InvalidCredentials, MissingCredentials } from "./AuthError.js"
 import * as AuthConfig from "./AuthConfig.js"
 import type { AuthProvider, Challenge } from "./AuthProvider.js"
 import * as Credential from "./Credential.js"
@@ -29,6 +30,17 @@ export interface Authenticator {
   ) => Effect.Effect<Principal.Principal, AuthenticationError>
   /** What a 401 answer should ask for, one entry per configured scheme. */
   readonly challenges: ReadonlyArray<Challenge>
+  /**
+   * `authenticate` without a fiber, for adapters on the hot path: the same decision when the provider can
+   * make it synchronously (a JWT whose keys are in memory), `undefined` when `authenticate` has to run.
+   * `nowMillis` is the time of the `Clock` `authenticate` would use.
+   */
+  readonly authenticateNow?:
+    | ((
+        headers: Credential.Headers,
+        nowMillis: number
+      ) => Either.Either<Principal.Principal, AuthenticationError> | undefined)
+    | undefined
 }
 
 /**
@@ -55,19 +67,61 @@ export const make = (options: Options): Effect.Effect<Authenticator> =>
   Effect.map(Principal.grantSources, (sources) => {
     const providers = options.providers
     const challenges = dedupeChallenges(providers.map((provider) => provider.challenge))
-    const authenticateCredential = (credential: Credential.Credential) => {
+    const toPrincipal = (identity: Identity.Identity) => Principal.fromIdentity(identity, sources)
+    const providerFor = (credential: Credential.Credential): Either.Either<AuthProvider, AuthenticationError> => {
       const provider = providers.find((candidate) => candidate.accepts(credential))
-      if (provider === undefined) {
-        // Fail closed: a credential nobody is configured to check is refused, never waved through.
-        return Effect.fail(new InvalidCredentials({ reason: "unsupported-scheme", scheme: credential._tag }))
-      }
-      return Effect.flatMap(provider.authenticate(credential), (identity) => Principal.fromIdentity(identity, sources))
+      // Fail closed: a credential nobody is configured to check is refused, never waved through.
+      return provider === undefined
+        ? Either.left(new InvalidCredentials({ reason: "unsupported-scheme", scheme: credential._tag }))
+        : Either.right(provider)
+    }
+    /** The synchronous lane's decision, or `undefined` when the provider has to be run as an Effect. */
+    const decideNow = (
+      provider: AuthProvider,
+      credential: Credential.Credential,
+      nowMillis: number
+    ): Either.Either<Principal.Principal, AuthenticationError> | undefined => {
+      const decided = provider.authenticateNow?.(credential, nowMillis)
+      if (decided === undefined) return undefined
+      return Either.isRight(decided)
+        ? Either.right(Principal.forRequest(decided.right, sources))
+        : Either.left(decided.left)
+    }
+    const authenticateCredential = (
+      credential: Credential.Credential
+    ): Effect.Effect<Principal.Principal, AuthenticationError> => {
+      const found = providerFor(credential)
+      if (Either.isLeft(found)) return Either.left(found.left)
+      const provider = found.right
+      if (provider.authenticateNow === undefined) return Effect.flatMap(provider.authenticate(credential), toPrincipal)
+      // The synchronous lane when the provider has one: this runs on every request.
+      return Effect.clockWith(
+        (clock) =>
+          decideNow(provider, credential, clock.unsafeCurrentTimeMillis()) ??
+          Effect.flatMap(provider.authenticate(credential), toPrincipal)
+      )
+    }
+    const parse = (headers: Credential.Headers): Either.Either<Credential.Credential, AuthenticationError> => {
+      const credential = Credential.parse(headers, options.credentials)
+      return credential instanceof MissingCredentials || credential instanceof InvalidCredentials
+        ? Either.left(credential)
+        : Either.right(credential)
     }
     return Authenticator.of({
       challenges,
       authenticateCredential,
       authenticate: (headers) =>
-        Effect.flatMap(Credential.fromHeaders(headers, options.credentials), authenticateCredential)
+        Effect.suspend(() => {
+          const credential = parse(headers)
+          return Either.isLeft(credential) ? Either.left(credential.left) : authenticateCredential(credential.right)
+        }),
+      authenticateNow: (headers, nowMillis) => {
+        const credential = parse(headers)
+        if (Either.isLeft(credential)) return Either.left(credential.left)
+        const provider = providerFor(credential.right)
+        if (Either.isLeft(provider)) return Either.left(provider.left)
+        return decideNow(provider.right, credential.right, nowMillis)
+      }
     })
   })
 
@@ -130,9 +184,28 @@ export const layer = <const Providers extends ProviderEffects>(
       Effect.all(
         providers as ReadonlyArray<Effect.Effect<AuthProvider, ProvidersError<Providers>, ProvidersContext<Providers>>>
       ),
-      (built) => make({ providers: built, credentials: options?.credentials })
+      (built) => Effect.flatMap(make({ providers: built, credentials: options?.credentials }), closesWithScope)
     )
   )
+
+/**
+ * Once the layer's scope closes (its runtime disposed), the synchronous lane stops answering from what is
+ * still in memory: everything goes through `authenticate`, which the closed runtime refuses.
+ */
+const closesWithScope = (authenticator: Authenticator): Effect.Effect<Authenticator, never, Scope.Scope> => {
+  let closed = false
+  const now = authenticator.authenticateNow
+  return Effect.as(
+    Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+      })
+    ),
+    now === undefined
+      ? authenticator
+      : { ...authenticator, authenticateNow: (headers, nowMillis) => (closed ? undefined : now(headers, nowMillis)) }
+  )
+}
 
 /**
  * The identity every request gets while authentication is disabled.

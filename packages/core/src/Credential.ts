@@ -141,6 +141,10 @@ const parseAuthorization = (
   header: string,
   allowBareApiKey: boolean
 ): Credential | InvalidCredentials | MissingCredentials => {
+  // The common case, `Bearer <token>` as clients send it, without trimming and lower-casing copies.
+  if (header.startsWith("Bearer ") && token68.test(header.slice(7))) {
+    return Bearer({ token: Redacted.make(header.slice(7)) })
+  }
   const value = header.trim()
   if (value.length === 0) return new MissingCredentials({ reason: "empty" })
   const space = value.search(/[ \t]/)

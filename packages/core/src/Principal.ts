@@ -66,21 +66,29 @@ export const grantSources: Effect.Effect<GrantSources> = Effect.all({
  * @since 0.1.0
  */
 export const fromIdentity = (identity: Identity.Identity, sources: GrantSources): Effect.Effect<Principal> =>
-  Effect.sync(() => {
-    const request = Identity.clone(identity)
-    return {
-      id: identity.id,
-      kind: identity.kind,
-      provider: identity.provider,
-      name: identity.name,
-      email: identity.email,
-      claims: identity.claims,
-      grants: identity.grants,
-      groups: once(() => sources.groups.lookup(request)),
-      roles: once(() => sources.roles.lookup(request)),
-      permissions: once(() => sources.permissions.lookup(request))
-    }
-  })
+  Effect.sync(() => forRequest(identity, sources))
+
+/**
+ * {@link fromIdentity}'s principal, built now: call it once per request (its grants are remembered for
+ * the principal it returns).
+ *
+ * @since 0.1.0
+ */
+export const forRequest = (identity: Identity.Identity, sources: GrantSources): Principal => {
+  const request = Identity.clone(identity)
+  return {
+    id: identity.id,
+    kind: identity.kind,
+    provider: identity.provider,
+    name: identity.name,
+    email: identity.email,
+    claims: identity.claims,
+    grants: identity.grants,
+    groups: once(() => sources.groups.lookup(request)),
+    roles: once(() => sources.roles.lookup(request)),
+    permissions: once(() => sources.permissions.lookup(request))
+  }
+}
 
 /**
  * Runs `lookup` on first use only and shares its result (success or failure) with every later and

@@ -10,8 +10,12 @@ import {
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
 import { Buffer } from "node:buffer"
 
 const TOKEN = "good-token-0123456789"
@@ -274,6 +278,91 @@ describe("Authenticator.layer", () => {
       expect(
         yield* principal.groups.pipe(Effect.provide(GroupsProvider.layerStatic({ "static-user": ["late"] })))
       ).toStrictEqual(["admins"])
+    })
+  )
+})
+
+describe("Authenticator synchronous lane", () => {
+  /** A provider whose synchronous lane decides `now` tokens and leaves every other token to `authenticate`. */
+  const laneProvider = () => {
+    const calls = { now: 0, authenticate: 0, times: [] as Array<number> }
+    const identity = (lane: string) => Identity.make({ id: `${lane}-user`, kind: "user", provider: "lane" })
+    const provider: AuthProvider.AuthProvider = {
+      name: "lane",
+      accepts: Credential.is("Bearer"),
+      challenge: { scheme: "Bearer" },
+      authenticateNow: (credential, nowMillis) => {
+        calls.now++
+        calls.times.push(nowMillis)
+        if (credential._tag !== "Bearer") return undefined
+        const token = Redacted.value(credential.token)
+        if (token === "now-good-token-0123") return Either.right(identity("now"))
+        if (token === "now-bad-token-01234") {
+          return Either.left(new AuthError.InvalidCredentials({ reason: "rejected", scheme: "Bearer" }))
+        }
+        return undefined
+      },
+      authenticate: (credential) =>
+        Effect.suspend(() => {
+          calls.authenticate++
+          return credential._tag === "Bearer" && Redacted.value(credential.token) === "later-token-0123456"
+            ? Effect.succeed(identity("later"))
+            : Effect.fail(new AuthError.InvalidCredentials({ reason: "rejected", scheme: "Bearer" }))
+        })
+    }
+    return { provider, calls }
+  }
+
+  it.effect("authenticate takes the provider's lane when it decides, and authenticate when it does not", () =>
+    Effect.gen(function* () {
+      const { calls, provider } = laneProvider()
+      const authenticator = yield* Authenticator.make({ providers: [provider] })
+      yield* TestClock.setTime(1_750_000_000_000)
+      const decided = yield* authenticator.authenticate({ authorization: "Bearer now-good-token-0123" })
+      expect(decided.id).toBe("now-user")
+      expect(calls).toMatchObject({ now: 1, authenticate: 0 })
+      // The lane reads the fiber's Clock, so a TestClock drives both lanes alike.
+      expect(calls.times).toEqual([1_750_000_000_000])
+      const refused = yield* Effect.flip(authenticator.authenticate({ authorization: "Bearer now-bad-token-01234" }))
+      expect(refused._tag).toBe("InvalidCredentials")
+      expect(calls.authenticate).toBe(0)
+      const later = yield* authenticator.authenticate({ authorization: "Bearer later-token-0123456" })
+      expect(later.id).toBe("later-user")
+      expect(calls).toMatchObject({ now: 3, authenticate: 1 })
+    })
+  )
+
+  it.effect("authenticateNow gives the same decisions without a fiber, and undefined when it cannot decide", () =>
+    Effect.gen(function* () {
+      const { provider } = laneProvider()
+      const authenticator = yield* Authenticator.make({ providers: [provider, apiKeyProvider] })
+      const now = authenticator.authenticateNow
+      if (now === undefined) return yield* Effect.die(new Error("no authenticateNow"))
+      const decided = now({ authorization: "Bearer now-good-token-0123" }, 0)
+      expect(decided !== undefined && Either.isRight(decided) ? decided.right.id : decided).toBe("now-user")
+      const principal = decided !== undefined && Either.isRight(decided) ? decided.right : undefined
+      // A real principal: its grants load like any other's.
+      expect(principal === undefined ? undefined : yield* principal.groups).toEqual([])
+      const refused = now({ authorization: "Bearer now-bad-token-01234" }, 0)
+      expect(refused !== undefined && Either.isLeft(refused) ? refused.left._tag : refused).toBe("InvalidCredentials")
+      // Parsing and provider selection are decided here too; a provider without a lane is left to authenticate.
+      const missing = now({}, 0)
+      expect(missing !== undefined && Either.isLeft(missing) ? missing.left._tag : missing).toBe("MissingCredentials")
+      expect(now({ authorization: "Bearer later-token-0123456" }, 0)).toBeUndefined()
+      expect(now({ "x-api-key": "ak_1" }, 0)).toBeUndefined()
+    })
+  )
+
+  it.effect("once the layer's scope closes, the lane stops answering", () =>
+    Effect.gen(function* () {
+      const { provider } = laneProvider()
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(Authenticator.layer([Effect.succeed(provider)]), scope)
+      const authenticator = Context.get(context, Authenticator.Authenticator)
+      const headers = { authorization: "Bearer now-good-token-0123" }
+      expect(authenticator.authenticateNow?.(headers, 0)).toBeDefined()
+      yield* Scope.close(scope, Exit.void)
+      expect(authenticator.authenticateNow?.(headers, 0)).toBeUndefined()
     })
   )
 })

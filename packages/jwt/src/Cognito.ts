@@ -372,6 +372,12 @@ export const issuer = (
     const formFor = (token: string): Form =>
       // Unknown or unreadable: the original form's verifier names the precise reason.
       updated !== undefined && Compact.peekIssuer(token, maxTokenBytes) === updated.issuer ? updated : original
+    const checkClaims = (
+      verified: JwtVerifier.Verified
+    ): Either.Either<JwtVerifier.Verified, AuthError.InvalidToken> => {
+      const refused = checkCognitoClaims(verified.claims, tokenUse, clientIds)
+      return refused === undefined ? Either.right(verified) : Either.left(refused)
+    }
     const identifyOptions = { groupsAsRoles: options.groupsAsRoles, profile: options.profile, name }
     return {
       name,
@@ -379,11 +385,13 @@ export const issuer = (
       verify: (token) =>
         Effect.suspend(() => {
           const { keys, verifier } = formFor(token)
-          return Effect.flatMap(verifier.verify(token, keys), (verified) => {
-            const refused = checkCognitoClaims(verified.claims, tokenUse, clientIds)
-            return refused === undefined ? Effect.succeed(verified) : Effect.fail(refused)
-          })
+          return Effect.flatMap(verifier.verify(token, keys), checkClaims)
         }),
+      verifyNow: (token, nowMillis) => {
+        const { keys, verifier } = formFor(token)
+        const verified = verifier.verifyNow?.(token, keys, nowMillis)
+        return verified === undefined ? undefined : Either.flatMap(verified, checkClaims)
+      },
       identify: (verified) => identityFromClaims(verified.claims, identifyOptions)
     }
   })

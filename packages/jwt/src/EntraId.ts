@@ -249,7 +249,7 @@ const isAllowed = (tenants: Tenants, tid: string): boolean => {
 }
 
 const invalid = (reason: AuthError.InvalidToken["reason"], detail: string) =>
-  Effect.fail(new AuthError.InvalidToken({ reason, detail }))
+  Either.left(new AuthError.InvalidToken({ reason, detail }))
 
 /**
  * Checks a verified token against its own tenant. The verifier only knew that `iss` had an accepted
@@ -260,7 +260,7 @@ const invalid = (reason: AuthError.InvalidToken["reason"], detail: string) =>
 const checkTenant = (
   settings: Settings,
   verified: JwtVerifier.Verified
-): Effect.Effect<JwtVerifier.Verified, AuthError.InvalidToken> => {
+): Either.Either<JwtVerifier.Verified, AuthError.InvalidToken> => {
   const { claims } = verified
   const tid = claims.tid
   if (tid === undefined) return invalid("missing-claim", "The token has no tenant (tid)")
@@ -293,7 +293,7 @@ const checkTenant = (
   if (audiences.some((audience) => typeof audience === "string" && isGraphAudience(audience))) {
     return invalid("wrong-audience", "Microsoft Graph tokens are not accepted")
   }
-  return Effect.succeed(verified)
+  return Either.right(verified)
 }
 
 const stringClaim = (claims: JwtVerifier.Claims, claim: string): string | undefined => {
@@ -441,6 +441,10 @@ export const issuer = (
       name,
       accepts,
       verify: (token) => Effect.flatMap(verifier.verify(token, keys), (verified) => checkTenant(settings, verified)),
+      verifyNow: (token, nowMillis) => {
+        const verified = verifier.verifyNow?.(token, keys, nowMillis)
+        return verified === undefined ? undefined : Either.flatMap(verified, (done) => checkTenant(settings, done))
+      },
       identify: ({ claims }) => identify(claims)
     }
   })

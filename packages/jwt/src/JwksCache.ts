@@ -16,6 +16,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
@@ -294,11 +295,11 @@ export const make = (options: Options): Effect.Effect<JwksCache, never, HttpClie
 
     // Only a kid missing from the set (or no kid at all) can be a rotation; a known kid with the wrong
     // algorithm is refused without fetching.
+    const mayBeRotation = (keySet: KeySet.KeySet, header: Header, error: AuthError.InvalidToken): boolean =>
+      error.reason === "unknown-key" && (header.kid === undefined || !keySet.kids.has(header.kid))
     const lookup = (keySet: KeySet.KeySet, header: Header) =>
       Effect.catchTag(keySet.keysFor(header), "InvalidToken", (error) =>
-        error.reason === "unknown-key" && (header.kid === undefined || !keySet.kids.has(header.kid))
-          ? onUnknownKid(keySet, header, error)
-          : Effect.fail(error)
+        mayBeRotation(keySet, header, error) ? onUnknownKid(keySet, header, error) : Effect.fail(error)
       )
 
     // The token names a key we do not have: the provider may have rotated. Join a fetch under way, use keys
@@ -320,7 +321,22 @@ export const make = (options: Options): Effect.Effect<JwksCache, never, HttpClie
         return Effect.flatMap(fetchShared, (snapshot) => snapshot.keySet.keysFor(header))
       })
 
+    /**
+     * `keysFor` without a fiber for the common case: keys present and not due for a refresh, and an answer
+     * that does not call for a refetch. Anything else (`undefined`) takes `keysFor`, which decides the same
+     * way and does the waiting; a use is counted only when this lane answers.
+     */
+    const keysForNow = (header: Header, now: number) => {
+      const snapshot = current
+      if (snapshot === undefined || isDue(snapshot, now)) return undefined
+      const found = snapshot.keySet.keysForNow(header)
+      if (Either.isLeft(found) && mayBeRotation(snapshot.keySet, header, found.left)) return undefined
+      countUse(snapshot.keySet)
+      return found
+    }
+
     return JwksCache.of({
+      keysForNow,
       keysFor: (header) => Effect.flatMap(keySetForUse, (keySet) => lookup(keySet, header)),
       refresh: Effect.asVoid(fetchShared)
     })

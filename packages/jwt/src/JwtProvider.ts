@@ -35,7 +35,18 @@ export interface Issuer {
   readonly verify: (
     token: string
   ) => Effect.Effect<JwtVerifier.Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable>
-  readonly identify: (verified: JwtVerifier.Verified) => Effect.Effect<Identity.Identity, AuthError.InvalidToken>
+  /** Claims to identity: synchronous (an `Either`, which is also an Effect), so it fits both lanes. */
+  readonly identify: (verified: JwtVerifier.Verified) => Either.Either<Identity.Identity, AuthError.InvalidToken>
+  /**
+   * `verify` without a fiber when its keys are at hand, or `undefined` when `verify` has to run (see
+   * `JwtVerifier.verifyNow`). Optional: without it every token takes `verify`.
+   */
+  readonly verifyNow?:
+    | ((
+        token: string,
+        nowMillis: number
+      ) => Either.Either<JwtVerifier.Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> | undefined)
+    | undefined
 }
 
 /**
@@ -56,28 +67,41 @@ const defaultMaxTokenBytes = 8192
  */
 export const make = (issuers: ReadonlyArray<Issuer>, options?: Options): AuthProvider.AuthProvider => {
   const maxTokenBytes = options?.maxTokenBytes ?? defaultMaxTokenBytes
-  const authenticateToken = (token: string): Effect.Effect<Identity.Identity, AuthError.AuthenticationError> => {
+  /** The issuer that verifies this token, chosen by its unverified `iss`, or why there is none. */
+  const issuerOf = (token: string): Either.Either<Issuer, AuthError.InvalidToken> => {
     const iss = Compact.peekIssuer(token, maxTokenBytes)
     if (iss === undefined) {
       // Say precisely what is wrong: unreadable token, or a readable one without an issuer.
-      return Either.match(Compact.decode(token, maxTokenBytes), {
-        onLeft: Effect.fail,
-        onRight: () =>
-          Effect.fail(new AuthError.InvalidToken({ reason: "missing-claim", detail: "The token has no issuer" }))
-      })
+      return Either.flatMap(Compact.decode(token, maxTokenBytes), () =>
+        Either.left(new AuthError.InvalidToken({ reason: "missing-claim", detail: "The token has no issuer" }))
+      )
     }
     const issuer = issuers.find((candidate) => candidate.accepts(iss))
-    if (issuer === undefined) return Effect.fail(new AuthError.InvalidToken({ reason: "unknown-issuer" }))
-    return Effect.flatMap(issuer.verify(token), issuer.identify)
+    return issuer === undefined
+      ? Either.left(new AuthError.InvalidToken({ reason: "unknown-issuer" }))
+      : Either.right(issuer)
   }
+  const unsupported = (credential: Credential.Credential) =>
+    new AuthError.InvalidCredentials({ reason: "unsupported-scheme", scheme: credential._tag })
   return {
     name: "jwt",
     challenge: { scheme: "Bearer" },
     accepts: (credential) => credential._tag === "Bearer" && Compact.looksLikeJwt(Redacted.value(credential.token)),
-    authenticate: (credential: Credential.Credential) =>
-      credential._tag === "Bearer"
-        ? authenticateToken(Redacted.value(credential.token))
-        : Effect.fail(new AuthError.InvalidCredentials({ reason: "unsupported-scheme", scheme: credential._tag }))
+    authenticate: (credential: Credential.Credential) => {
+      if (credential._tag !== "Bearer") return Effect.fail(unsupported(credential))
+      const token = Redacted.value(credential.token)
+      return Effect.flatMap(issuerOf(token), (issuer) => Effect.flatMap(issuer.verify(token), issuer.identify))
+    },
+    authenticateNow: (credential, nowMillis) => {
+      if (credential._tag !== "Bearer") return Either.left(unsupported(credential))
+      const token = Redacted.value(credential.token)
+      const issuer = issuerOf(token)
+      if (Either.isLeft(issuer)) return Either.left(issuer.left)
+      const verified = issuer.right.verifyNow?.(token, nowMillis)
+      if (verified === undefined) return undefined
+      if (Either.isLeft(verified)) return Either.left(verified.left)
+      return issuer.right.identify(verified.right)
+    }
   }
 }
 
@@ -244,6 +268,7 @@ export const issuer = (
       name,
       accepts: (iss) => iss === options.issuer,
       verify: (token) => verifier.verify(token, keys),
+      verifyNow: (token, nowMillis) => verifier.verifyNow?.(token, keys, nowMillis),
       identify: ({ claims }) => identityFromClaims(name, claims, { mapping: options.claims, kind: kindOf(claims) })
     }
   })

@@ -100,6 +100,18 @@ export interface JwtVerifier {
     token: string,
     keys: KeySet.KeySource
   ) => Effect.Effect<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable>
+  /**
+   * `verify` without a fiber when the key source has the keys at hand (`KeySource.keysForNow`) and the
+   * engine is `"node"`: the same decision, or `undefined` when `verify` has to run. `nowMillis` is the
+   * caller's `Clock` time.
+   */
+  readonly verifyNow?:
+    | ((
+        token: string,
+        keys: KeySet.KeySource,
+        nowMillis: number
+      ) => Either.Either<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> | undefined)
+    | undefined
 }
 
 /**
@@ -479,28 +491,37 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
     const cache = cacheOptions === undefined ? undefined : Lru.make<string, CacheEntry>(cacheOptions.maxEntries)
     const joseCrit = Object.fromEntries([...config.critical].map((name) => [name, true]))
 
-    /** An entry is served only inside its time window and while its key is still offered by `keys`. */
+    /** A cached entry still inside its time window (expired ones are dropped). */
+    const cachedEntry = (digest: string, now: number): CacheEntry | undefined => {
+      const entry = cache?.get(digest)
+      if (entry === undefined) return undefined
+      if (entry.validFrom <= now && now < entry.validUntil) return entry
+      cache?.delete(digest)
+      return undefined
+    }
+
+    /** A key removed from the source (rotated out, revoked) stops vouching for cached tokens. */
+    const stillVouches = (
+      digest: string,
+      entry: CacheEntry,
+      offered: Either.Either<ReadonlyArray<KeySet.VerificationKey>, unknown>
+    ): Verified | undefined => {
+      const { key } = entry.verified
+      if (Either.isRight(offered) && offered.right.some((candidate) => sameKey(candidate, key))) return entry.verified
+      cache?.delete(digest)
+      return undefined
+    }
+
     const cached = (
       digest: string,
       now: number,
       keys: KeySet.KeySource
     ): Effect.Effect<Verified | undefined, never> => {
-      const entry = cache?.get(digest)
+      const entry = cachedEntry(digest, now)
       if (entry === undefined) return Effect.succeed(undefined)
-      if (!(entry.validFrom <= now && now < entry.validUntil)) {
-        cache?.delete(digest)
-        return Effect.succeed(undefined)
-      }
       const { key } = entry.verified
-      // A key removed from the source (rotated out, revoked) stops vouching for cached tokens.
-      return keys.keysFor({ alg: key.alg, kid: key.kid }).pipe(
-        Effect.map((offered) => offered.some((candidate) => sameKey(candidate, key))),
-        Effect.orElseSucceed(() => false),
-        Effect.map((stillOffered) => {
-          if (stillOffered) return entry.verified
-          cache?.delete(digest)
-          return undefined
-        })
+      return Effect.map(Effect.either(keys.keysFor({ alg: key.alg, kid: key.kid })), (offered) =>
+        stillVouches(digest, entry, offered)
       )
     }
 
@@ -573,7 +594,24 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
       return Either.right(verified)
     }
 
-    /** The `node:crypto` engine: synchronous from the keys on, no fiber work beyond the key lookup. */
+    /** The `node:crypto` engine's signature check over the keys offered, then the claims. */
+    const checkCandidates = (
+      prepared: Prepared,
+      candidates: ReadonlyArray<KeySet.VerificationKey>,
+      now: number,
+      digest: string | undefined
+    ): Either.Either<Verified, AuthError.InvalidToken> => {
+      const { alg, decoded } = prepared
+      for (const candidate of candidates) {
+        if (!usable(candidate, alg)) continue
+        if (Signature.verify(alg, candidate.key, decoded.signingInput, decoded.signature)) {
+          return complete(decoded, candidate, now, digest)
+        }
+      }
+      return Either.left(fail("bad-signature", "The token's signature does not verify"))
+    }
+
+    /** The `node:crypto` engine when the keys have to be waited for. */
     const verifyWithNode = (
       token: string,
       keys: KeySet.KeySource,
@@ -582,16 +620,45 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
     ): Effect.Effect<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> => {
       const prepared = prepare(token)
       if (Either.isLeft(prepared)) return Either.left(prepared.left)
-      const { alg, decoded, kid } = prepared.right
-      return Effect.flatMap(keys.keysFor({ alg, kid }), (candidates) => {
-        for (const candidate of candidates) {
-          if (!usable(candidate, alg)) continue
-          if (Signature.verify(alg, candidate.key, decoded.signingInput, decoded.signature)) {
-            return complete(decoded, candidate, now, digest)
-          }
+      const { alg, kid } = prepared.right
+      return Effect.flatMap(keys.keysFor({ alg, kid }), (candidates) =>
+        checkCandidates(prepared.right, candidates, now, digest)
+      )
+    }
+
+    /**
+     * The whole verification without a fiber, when the source has the keys at hand (`keysForNow`): the
+     * same steps and decisions as `verify`, or `undefined` when keys must be waited for.
+     */
+    const verifyNow = (
+      token: string,
+      keys: KeySet.KeySource,
+      nowMillis: number
+    ): Either.Either<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> | undefined => {
+      const keysForNow = keys.keysForNow
+      if (engine !== "node" || keysForNow === undefined) return undefined
+      const now = Math.floor(nowMillis / 1000)
+      if (Compact.isTooLarge(token, config.maxTokenBytes)) {
+        return Either.left(fail("too-large", "The token is larger than allowed"))
+      }
+      const digest = cache === undefined ? undefined : createHash("sha256").update(token).digest("base64url")
+      if (digest !== undefined) {
+        const entry = cachedEntry(digest, now)
+        if (entry !== undefined) {
+          const { key } = entry.verified
+          const offered = keysForNow({ alg: key.alg, kid: key.kid }, nowMillis)
+          if (offered === undefined) return undefined
+          const hit = stillVouches(digest, entry, offered)
+          if (hit !== undefined) return Either.right(hit)
         }
-        return Either.left(fail("bad-signature", "The token's signature does not verify"))
-      })
+      }
+      const prepared = prepare(token)
+      if (Either.isLeft(prepared)) return Either.left(prepared.left)
+      const { alg, kid } = prepared.right
+      const offered = keysForNow({ alg, kid }, nowMillis)
+      if (offered === undefined) return undefined
+      if (Either.isLeft(offered)) return Either.left(offered.left)
+      return checkCandidates(prepared.right, offered.right, now, digest)
     }
 
     /** The jose engine: jose checks the signature (and its own claim rules), then ours decide. */
@@ -618,6 +685,8 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
     ): Effect.Effect<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> =>
       Effect.clockWith((clock) => {
         const nowMillis = clock.unsafeCurrentTimeMillis()
+        const decided = verifyNow(token, keys, nowMillis)
+        if (decided !== undefined) return decided
         // Whole seconds, as jose counts, so both engines agree on every boundary.
         const now = Math.floor(nowMillis / 1000)
         // Before hashing or parsing anything: a huge token costs nothing.
@@ -631,5 +700,5 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
         return Effect.flatMap(cached(digest, now, keys), (hit) => (hit === undefined ? fresh() : Effect.succeed(hit)))
       })
 
-    return { verify }
+    return { verify, verifyNow }
   })

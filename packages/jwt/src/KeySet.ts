@@ -63,6 +63,18 @@ export interface KeySource {
     readonly alg: Algorithm
     readonly kid?: string | undefined
   }) => Effect.Effect<ReadonlyArray<VerificationKey>, AuthError.InvalidToken | AuthError.ProviderUnavailable>
+  /**
+   * Optional synchronous lane: `keysFor`'s answer when it is at hand (keys in memory, nothing due), or
+   * `undefined` when `keysFor` has to run (a fetch, a refresh). `nowMillis` is the caller's `Clock` time.
+   */
+  readonly keysForNow?:
+    | ((
+        header: { readonly alg: Algorithm; readonly kid?: string | undefined },
+        nowMillis: number
+      ) =>
+        | Either.Either<ReadonlyArray<VerificationKey>, AuthError.InvalidToken | AuthError.ProviderUnavailable>
+        | undefined)
+    | undefined
 }
 
 /**
@@ -71,6 +83,11 @@ export interface KeySource {
  * @since 0.1.0
  */
 export interface KeySet extends KeySource {
+  /** Always answers: a key set is in memory. */
+  readonly keysForNow: (header: {
+    readonly alg: Algorithm
+    readonly kid?: string | undefined
+  }) => Either.Either<ReadonlyArray<VerificationKey>, AuthError.InvalidToken>
   /** The `kid`s of the usable keys. */
   readonly kids: ReadonlySet<string>
   /** How many keys are usable (skipped keys are not counted). */
@@ -127,25 +144,29 @@ const unknownKey = () => new AuthError.InvalidToken({ reason: "unknown-key", det
 const make = (entries: ReadonlyArray<Entry>): KeySet => {
   const kids = new Set<string>()
   for (const entry of entries) if (entry.binding.kid !== undefined) kids.add(entry.binding.kid)
-  return {
-    kids,
-    size: entries.length,
-    keysFor: ({ alg, kid }) => {
-      const candidates = entries.filter(
-        (entry) => entry.binding.algorithms.includes(alg) && (kid === undefined || entry.binding.kid === kid)
-      )
-      if (candidates.length === 0) return Effect.fail(unknownKey())
-      // Each candidate costs an import and a signature check: without this bound a kid-less token would
-      // cost work in proportion to the JWKS (up to 1 MiB of 16384-bit RSA keys).
-      if (kid === undefined && candidates.length > maxKeysWithoutKid) return Effect.fail(unknownKey())
-      const keys: Array<VerificationKey> = []
-      for (const entry of candidates) {
-        const key = importKeys(entry)?.get(alg)
-        if (key !== undefined) keys.push(key)
-      }
-      return keys.length === 0 ? Effect.fail(unknownKey()) : Effect.succeed(keys)
+  const keysForNow = ({
+    alg,
+    kid
+  }: {
+    readonly alg: Algorithm
+    readonly kid?: string | undefined
+  }): Either.Either<ReadonlyArray<VerificationKey>, AuthError.InvalidToken> => {
+    const candidates = entries.filter(
+      (entry) => entry.binding.algorithms.includes(alg) && (kid === undefined || entry.binding.kid === kid)
+    )
+    if (candidates.length === 0) return Either.left(unknownKey())
+    // Each candidate costs an import and a signature check: without this bound a kid-less token would
+    // cost work in proportion to the JWKS (up to 1 MiB of 16384-bit RSA keys).
+    if (kid === undefined && candidates.length > maxKeysWithoutKid) return Either.left(unknownKey())
+    const keys: Array<VerificationKey> = []
+    for (const entry of candidates) {
+      const key = importKeys(entry)?.get(alg)
+      if (key !== undefined) keys.push(key)
     }
+    return keys.length === 0 ? Either.left(unknownKey()) : Either.right(keys)
   }
+  // An Either is an Effect: the lookup is synchronous either way.
+  return { kids, size: entries.length, keysFor: keysForNow, keysForNow }
 }
 
 /**

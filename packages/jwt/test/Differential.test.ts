@@ -40,8 +40,14 @@ const subjects: ReadonlyArray<Subject> = [
 /** `accept`, or the refusal reason (an error tag for anything but `InvalidToken`). */
 type Decision = string
 
+/**
+ * How the node engine gets its keys: `"now"` through `keysForNow` (the synchronous lane every in-memory
+ * key set takes), `"effect"` through `keysFor` only (the lane a source that must wait takes).
+ */
+type Lane = "now" | "effect"
+
 /** Every subject's decision by one engine, at T0. */
-const decideAll = (engine: "node" | "jose") =>
+const decideAll = (engine: "node" | "jose", lane: Lane = "now") =>
   Effect.gen(function* () {
     yield* TestClock.setTime(T0 * 1000)
     const keySets = new Map<unknown, KeySet.KeySet>()
@@ -58,7 +64,8 @@ const decideAll = (engine: "node" | "jose") =>
         verifier = yield* JwtVerifier.make({ ...options, engine })
         verifiers.set(options, verifier)
       }
-      const decision = yield* verifier.verify(token, keys).pipe(
+      const source: KeySet.KeySource = lane === "now" ? keys : { keysFor: keys.keysFor }
+      const decision = yield* verifier.verify(token, source).pipe(
         Effect.as("accept"),
         Effect.catchAll((error) => Effect.succeed(error._tag === "InvalidToken" ? error.reason : error._tag))
       )
@@ -173,6 +180,19 @@ describe("Differential", () => {
         .filter((label) => node.get(label) !== jose.get(label))
         .map((label) => `${label}: node ${node.get(label)}, jose ${jose.get(label)}`)
       expect(disagreements.length, `${disagreements.length} disagreements:\n${disagreements.join("\n")}`).toBe(0)
+    })
+  )
+
+  it.effect("the node engine decides alike with keys at hand (no fiber) and keys awaited (Effect)", () =>
+    Effect.gen(function* () {
+      const now = yield* decideAll("node", "now")
+      const awaited = yield* decideAll("node", "effect")
+      const disagreements = subjects
+        .map((s) => s.label)
+        .filter((label) => now.get(label) !== awaited.get(label))
+        .map((label) => `${label}: keysForNow ${now.get(label)}, keysFor ${awaited.get(label)}`)
+      expect(disagreements.length, `${disagreements.length} disagreements:\n${disagreements.join("\n")}`).toBe(0)
+      expect([...now.values()].filter((decision) => decision === "accept").length).toBeGreaterThan(0)
     })
   )
 

@@ -111,6 +111,44 @@ describe("JwksCache", () => {
       ).pipe(Effect.provide(client))
     )
 
+    it.scoped("keysForNow answers from memory only, and leaves anything that needs a fetch to keysFor", () =>
+      capturingLogs((lines) =>
+        Effect.gen(function* () {
+          const issuer = yield* Issuer.scoped({ algorithm: "ES256" })
+          const cache = yield* cacheFor(issuer, { refreshAfterUses: 3 })
+          const header = headerOf(issuer.currentKey)
+          const nowMillis = () => TestClock.currentTimeMillis
+          const keysForNow = cache.keysForNow
+          if (keysForNow === undefined) return yield* Effect.die(new Error("JwksCache has no keysForNow"))
+          // No keys yet: only keysFor may fetch them.
+          expect(keysForNow(header, yield* nowMillis())).toBeUndefined()
+          expect(issuer.requests.jwks).toBe(0)
+          yield* cache.keysFor(header)
+          const answered = keysForNow(header, yield* nowMillis())
+          expect(answered !== undefined && Either.isRight(answered) ? kidsOf(answered.right) : answered).toEqual([
+            header.kid
+          ])
+          // A known kid with another algorithm is refused at once, as keysFor refuses it (no fetch).
+          const wrongAlg = keysForNow({ alg: "ES384", kid: header.kid }, yield* nowMillis())
+          expect(wrongAlg !== undefined && Either.isLeft(wrongAlg) ? wrongAlg.left.reason : wrongAlg).toBe(
+            "unknown-key"
+          )
+          // An unknown kid may be a rotation: keysFor decides (it may refetch).
+          expect(keysForNow({ alg: "ES256", kid: "rotated" }, yield* nowMillis())).toBeUndefined()
+          // Three uses counted (keysFor once, keysForNow twice): the refresh is due after the cooldown, and
+          // from then on only keysFor answers, which starts it.
+          yield* TestClock.adjust("31 seconds")
+          expect(keysForNow(header, yield* nowMillis())).toBeUndefined()
+          yield* cache.keysFor(header)
+          yield* eventually(() => fetched(lines) === 2, "the refresh")
+          expect(keysForNow(header, yield* nowMillis())).toBeDefined()
+          // Keys older than refreshInterval are due: keysFor again.
+          yield* TestClock.adjust("21 minutes")
+          expect(keysForNow(header, yield* nowMillis())).toBeUndefined()
+        })
+      ).pipe(Effect.provide(client))
+    )
+
     it.scoped("refreshes after refreshAfterUses (default 1000) keysFor calls, at most once per cooldown", () =>
       capturingLogs((lines) =>
         Effect.gen(function* () {

@@ -1,7 +1,9 @@
 import type { AuthProvider, Principal, Credential } from "@effect-auth/core"
 import { AuthError, Authenticator, Policy } from "@effect-auth/core"
 import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
@@ -82,6 +84,15 @@ export const authorizeNow = (
   headers: Credential.Headers,
   options: Options & { readonly onAbort?: Interrupter | undefined }
 ): Outcome | Promise<Outcome> => {
+  const lane = options.policy === undefined ? laneOf(runtime) : undefined
+  if (lane !== undefined) {
+    const decided = lane.authenticator.authenticateNow?.(headers, lane.clock.unsafeCurrentTimeMillis())
+    if (decided !== undefined) {
+      return Either.isRight(decided)
+        ? { _tag: "Allowed", principal: decided.right }
+        : refused(new Refusal(decided.left, lane.authenticator.challenges), options)
+    }
+  }
   const exit = runtime.runSyncExit(authorizeEffect(headers, options.policy))
   const pending = asyncFiber(exit)
   if (pending === undefined) return outcomeOf(exit, options)
@@ -92,6 +103,26 @@ export const authorizeNow = (
       resolve(outcomeOf(done, options))
     })
   })
+}
+
+interface Lane {
+  readonly authenticator: Authenticator.Authenticator
+  readonly clock: Clock.Clock
+}
+
+/** Each runtime's authenticator and clock, read once it is built: the fiber-less lane needs both. */
+const lanes = new WeakMap<AuthRuntime, Lane>()
+
+const laneOf = (runtime: AuthRuntime): Lane | undefined => {
+  const known = lanes.get(runtime)
+  if (known !== undefined) return known
+  const exit = runtime.runSyncExit(
+    Effect.all({ authenticator: Authenticator.Authenticator, clock: Effect.clock }, { concurrency: 1 })
+  )
+  // Not built yet (or failing to build): the Effect path builds it and answers for now.
+  if (Exit.isFailure(exit)) return undefined
+  lanes.set(runtime, exit.value)
+  return exit.value
 }
 
 /** The fiber still running when a synchronous run had to stop at an asynchronous step. */
@@ -129,19 +160,19 @@ export const authorize = (
   )
 }
 
+const refused = (refusal: Refusal, options: Options): Outcome => ({
+  _tag: "Refused",
+  response: ErrorResponse.fromFailure(refusal.error, { style: options.errorStyle, challenges: refusal.challenges }),
+  principal: refusal.principal
+})
+
 const outcomeOf = (exit: Exit.Exit<Principal.Principal, unknown>, options: Options): Outcome => {
   if (Exit.isSuccess(exit)) return { _tag: "Allowed", principal: exit.value }
   const failure = Cause.failureOption(exit.cause)
   const style = { style: options.errorStyle }
   if (Option.isSome(failure)) {
     const refusal = failure.value
-    if (refusal instanceof Refusal) {
-      return {
-        _tag: "Refused",
-        response: ErrorResponse.fromFailure(refusal.error, { ...style, challenges: refusal.challenges }),
-        principal: refusal.principal
-      }
-    }
+    if (refusal instanceof Refusal) return refused(refusal, options)
     // The runtime's layer failed to build: the authenticator is unavailable, so nobody gets in.
     const unavailable = new AuthError.ProviderUnavailable({ reason: "misconfigured", provider: "authenticator" })
     return { _tag: "Refused", response: ErrorResponse.fromFailure(unavailable, style) }

@@ -113,8 +113,10 @@ const parseObject = (segment: string): Record<string, unknown> | undefined => {
     return undefined
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined
-  // JSON.parse keeps the last duplicate and jose does the same; another parser may keep the first.
-  if (hasDuplicateMembers(text)) return undefined
+  // JSON.parse keeps the last duplicate and jose does the same; another parser may keep the first. Text
+  // identical to its own re-serialization has no duplicates (each object would have lost a member), which
+  // is the common case and cheaper to establish than scanning.
+  if (JSON.stringify(value) !== text && hasDuplicateMembers(text)) return undefined
   return value as Record<string, unknown>
 }
 
@@ -205,7 +207,10 @@ export const looksLikeJwt = (token: string): boolean => shape.test(token)
  * The unverified `iss` claim, for choosing which issuer verifies the token; never for trusting it.
  */
 export const peekIssuer = (token: string, maxBytes: number): string | undefined => {
-  const decoded = decodeUncached(token, maxBytes)
+  const decoded =
+    peeked !== undefined && peeked.token === token && peeked.maxBytes === maxBytes
+      ? peeked.result
+      : decodeUncached(token, maxBytes)
   peeked = { token, maxBytes, result: decoded }
   if (Either.isLeft(decoded)) return undefined
   const iss = decoded.right.claims.iss
