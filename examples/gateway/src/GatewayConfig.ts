@@ -50,6 +50,7 @@ export const limitAndAuditVariables: ReadonlyArray<string> = [
   "MAX_REQUESTS_PER_MINUTE",
   "AUTH_REDIS_URL",
   "AUTH_RATE_LIMIT_FALLBACK",
+  "AUTH_RATE_LIMIT_MAX_KEYS",
   "AUTH_AUDIT_LOG"
 ]
 

@@ -99,7 +99,30 @@ export interface Options {
 }
 
 /**
- * A memory rate limit, with the number of keys it holds (keys are forgotten when their window closes).
+ * The default bound of a memory store: 100 000 keys (about 20 MB of heap when full).
+ *
+ * @since 0.1.0
+ */
+export const defaultMaxKeys = 100_000
+
+/**
+ * Options of the memory store.
+ *
+ * @since 0.1.0
+ */
+export interface MemoryOptions extends Options {
+  /**
+   * The most keys held at once (default 100 000). A new key arriving when the store is full (after
+   * forgetting closed windows) drops the key whose window opened first. That key then starts a fresh
+   * window early if it comes back, so under a flood of more than `maxKeys` distinct keys within one window
+   * some keys may get more than `limit` requests; in exchange memory stays bounded.
+   */
+  readonly maxKeys?: number | undefined
+}
+
+/**
+ * A memory rate limit, with the number of keys it holds (keys are forgotten when their window closes, and
+ * never more than `maxKeys` are held).
  *
  * @since 0.1.0
  */
@@ -124,6 +147,8 @@ export interface RedisOptions extends Options {
    * `"memory"` counts in this instance's memory instead (each instance then has its own budget).
    */
   readonly fallback?: "none" | "memory" | undefined
+  /** The most keys the memory fallback holds (default 100 000); see `MemoryOptions.maxKeys`. */
+  readonly maxKeys?: number | undefined
 }
 
 interface Settings {
@@ -143,6 +168,13 @@ const settings = (options: Options | undefined): Effect.Effect<Settings, ConfigE
     return Effect.fail(ConfigError.InvalidData(["window"], "Expected a finite window of at least 1 millisecond"))
   }
   return Effect.succeed({ limit, window: window.value })
+}
+
+const maxKeysOf = (maxKeys: number | undefined): Effect.Effect<number, ConfigError.ConfigError> => {
+  const n = maxKeys ?? defaultMaxKeys
+  return isLimit(n)
+    ? Effect.succeed(n)
+    : Effect.fail(ConfigError.InvalidData(["maxKeys"], `Expected a positive integer maxKeys, got ${String(n)}`))
 }
 
 // Never negative, never NaN, whole milliseconds.
@@ -202,24 +234,36 @@ const classify = (cause: unknown): "timeout" | "unreachable" | "bad-response" =>
 }
 
 /**
- * A memory rate limit: one process's budget, bounded (a key is forgotten when its window closes).
+ * A memory rate limit: one process's budget, bounded (a key is forgotten when its window closes, and at
+ * most `maxKeys` keys are held: a new key at a full store drops the one whose window opened first, which
+ * may then get more than `limit` requests in that window; see `MemoryOptions.maxKeys`).
+ *
+ * @example
+ * import { RateLimit } from "@effect-auth/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const limiter = yield* RateLimit.makeMemory({ limit: 100, window: "1 minute", maxKeys: 50_000 })
+ *   yield* limiter.consume("key-1")
+ *   return yield* limiter.size // never more than 50 000
+ * })
  *
  * @since 0.1.0
  */
-export const makeMemory = (options?: Options): Effect.Effect<MemoryRateLimit, ConfigError.ConfigError> =>
+export const makeMemory = (options?: MemoryOptions): Effect.Effect<MemoryRateLimit, ConfigError.ConfigError> =>
   Effect.gen(function* () {
     const config = yield* settings(options)
-    const store = yield* Store.makeMemory()
+    const store = yield* Store.makeMemory(yield* maxKeysOf(options?.maxKeys))
     const limit = yield* make(store, "memory", config)
     return { ...limit, size: store.size }
   })
 
 /**
- * A memory rate limit layer (the default).
+ * A memory rate limit layer (the default); see `makeMemory`.
  *
  * @since 0.1.0
  */
-export const layerMemory = (options?: Options): Layer.Layer<RateLimit, ConfigError.ConfigError> =>
+export const layerMemory = (options?: MemoryOptions): Layer.Layer<RateLimit, ConfigError.ConfigError> =>
   Layer.effect(RateLimit, makeMemory(options))
 
 const redisUrl = (url: string): Either.Either<string, ConfigError.ConfigError> => {
@@ -241,6 +285,7 @@ const redisUrl = (url: string): Either.Either<string, ConfigError.ConfigError> =
 export const makeRedis = (options: RedisOptions): Effect.Effect<RateLimit, ConfigError.ConfigError, Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* settings(options)
+    const maxKeys = yield* maxKeysOf(options.maxKeys)
     const url = yield* redisUrl(Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url)
     const timeout = Duration.decodeUnknown(options.timeout ?? "1 second")
     if (Option.isNone(timeout) || !Duration.isFinite(timeout.value) || Duration.toMillis(timeout.value) < 1) {
@@ -265,7 +310,7 @@ export const makeRedis = (options: RedisOptions): Effect.Effect<RateLimit, Confi
         metrics: (keyId, o) => bounded(redis.metrics(keyId, o))
       })
     }
-    const memory = yield* make(yield* Store.makeMemory(), "memory", config)
+    const memory = yield* make(yield* Store.makeMemory(maxKeys), "memory", config)
     let degraded = false
     const fallback = <A, E>(
       effect: Effect.Effect<A, E | ProviderUnavailable>,
@@ -332,22 +377,23 @@ export const limitConfig: Config.Config<number> = Config.map(
 
 /**
  * The rate limit from the environment: `AUTH_RATE_LIMIT_PER_MINUTE` / `MAX_REQUESTS_PER_MINUTE`,
- * `AUTH_REDIS_URL` (Redis when set, memory otherwise) and `AUTH_RATE_LIMIT_FALLBACK` (`none`, the default,
- * or `memory`).
+ * `AUTH_REDIS_URL` (Redis when set, memory otherwise), `AUTH_RATE_LIMIT_FALLBACK` (`none`, the default,
+ * or `memory`) and `AUTH_RATE_LIMIT_MAX_KEYS` (the memory store's bound, default 100 000).
  *
  * @since 0.1.0
  */
 export const layerConfig: Layer.Layer<RateLimit, ConfigError.ConfigError> = Layer.unwrapEffect(
   Effect.gen(function* () {
     const limit = yield* limitConfig
+    const maxKeys = Option.getOrElse(yield* optionalLimit("AUTH_RATE_LIMIT_MAX_KEYS"), () => defaultMaxKeys)
     const url = yield* Config.option(Config.redacted("AUTH_REDIS_URL"))
     const fallback = yield* Config.literal(
       "none",
       "memory"
     )("AUTH_RATE_LIMIT_FALLBACK").pipe(Config.withDefault("none"))
     return Option.match(url, {
-      onNone: () => layerMemory({ limit }),
-      onSome: (url) => layerRedis({ url, limit, fallback })
+      onNone: () => layerMemory({ limit, maxKeys }),
+      onSome: (url) => layerRedis({ url, limit, fallback, maxKeys })
     })
   })
 )

@@ -98,7 +98,8 @@ describe("RateLimit", () => {
       "forgets keys when their window closes, so distinct ids cannot grow memory without bound",
       () =>
         Effect.gen(function* () {
-          const limiter = yield* RateLimit.makeMemory({ limit: 10 })
+          // A bound above what the test holds, so only closing windows remove keys here.
+          const limiter = yield* RateLimit.makeMemory({ limit: 10, maxKeys: 200_000 })
           for (let i = 0; i < 100_000; i++) {
             yield* limiter.consume(`id-${i}`)
           }
@@ -116,6 +117,63 @@ describe("RateLimit", () => {
           expect((yield* limiter.consume("id-0")).remaining).toBe(9)
         }),
       60_000
+    )
+
+    it.effect("never holds more than maxKeys keys, even with many distinct keys within one window", () =>
+      Effect.gen(function* () {
+        const limiter = yield* RateLimit.makeMemory({ limit: 10, maxKeys: 1000 })
+        for (let i = 0; i < 3000; i++) {
+          yield* limiter.consume(`id-${i}`)
+          if (i % 100 === 0) expect(yield* limiter.size).toBeLessThanOrEqual(1000)
+        }
+        expect(yield* limiter.size).toBe(1000)
+        // The newest 1000 are held; the 2000 before them were dropped.
+        expect(yield* limiter.metrics("id-1999")).toEqual({ used: 0, limit: 10, resetAfterMillis: 0 })
+        expect(yield* limiter.metrics("id-2000")).toEqual({ used: 1, limit: 10, resetAfterMillis: minute })
+        expect(yield* limiter.metrics("id-2999")).toEqual({ used: 1, limit: 10, resetAfterMillis: minute })
+      })
+    )
+
+    it.effect("drops the key whose window opened first when a new key arrives at a full store", () =>
+      Effect.gen(function* () {
+        const limiter = yield* RateLimit.makeMemory({ limit: 3, maxKeys: 3 })
+        yield* limiter.consume("a")
+        yield* TestClock.adjust("1 second")
+        yield* limiter.consume("b")
+        yield* TestClock.adjust("1 second")
+        yield* limiter.consume("c")
+        // Using "a" again does not make it younger: a fixed window keeps its opening time.
+        yield* limiter.consume("a")
+        yield* limiter.consume("d")
+        expect(yield* limiter.size).toBe(3)
+        expect((yield* limiter.metrics("a")).used).toBe(0)
+        expect((yield* limiter.metrics("b")).used).toBe(1)
+        expect((yield* limiter.metrics("c")).used).toBe(1)
+        expect((yield* limiter.metrics("d")).used).toBe(1)
+        // The trade-off: the dropped key starts a fresh window early.
+        expect(yield* limiter.consume("a")).toEqual({ limit: 3, remaining: 2, resetAfterMillis: minute })
+        expect((yield* limiter.metrics("b")).used).toBe(0)
+      })
+    )
+
+    it.effect("keeps counting a live key correctly while other keys are dropped", () =>
+      Effect.gen(function* () {
+        const limiter = yield* RateLimit.makeMemory({ limit: 5, maxKeys: 100 })
+        yield* TestClock.adjust("1 second")
+        // Many keys opened before "live", then "live" used up to its limit among newer ones.
+        for (let i = 0; i < 50; i++) yield* limiter.consume(`old-${i}`)
+        for (let round = 0; round < 5; round++) {
+          expect((yield* limiter.consume("live")).remaining).toBe(4 - round)
+          for (let i = 0; i < 10; i++) yield* limiter.consume(`new-${round}-${i}`)
+        }
+        expect(yield* limiter.size).toBe(100)
+        const refused = yield* Effect.flip(limiter.consume("live"))
+        expect(refused._tag === "RateLimited" && refused.limit).toBe(5)
+        expect(yield* limiter.metrics("live")).toEqual({ used: 5, limit: 5, resetAfterMillis: minute })
+        // Closing windows free space before anything live is dropped.
+        yield* TestClock.adjust("1 minute")
+        expect(yield* limiter.size).toBe(0)
+      })
     )
 
     it.effect("uses a custom window", () =>
@@ -136,6 +194,14 @@ describe("RateLimit", () => {
         }
         expect((yield* Effect.flip(RateLimit.makeMemory({ window: "0 millis" })))._op).toBe("InvalidData")
         expect((yield* Effect.flip(RateLimit.makeMemory({ window: Infinity })))._op).toBe("InvalidData")
+        for (const maxKeys of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+          const error = yield* Effect.flip(RateLimit.makeMemory({ maxKeys }))
+          expect(error._op).toBe("InvalidData")
+          expect(error._op === "InvalidData" && error.path).toEqual(["maxKeys"])
+        }
+        // The Redis store's memory fallback has the same bound, checked before any connection is made.
+        const redis = yield* Effect.flip(Effect.scoped(RateLimit.makeRedis({ url: "redis://127.0.0.1:1", maxKeys: 0 })))
+        expect(redis._op === "InvalidData" && redis.path).toEqual(["maxKeys"])
       })
     )
   })
@@ -167,13 +233,26 @@ describe("RateLimit", () => {
           { AUTH_RATE_LIMIT_PER_MINUTE: "abc", MAX_REQUESTS_PER_MINUTE: "7" },
           { AUTH_REDIS_URL: "http://127.0.0.1:6379" },
           { AUTH_REDIS_URL: "not a url" },
-          { AUTH_RATE_LIMIT_FALLBACK: "allow" }
+          { AUTH_RATE_LIMIT_FALLBACK: "allow" },
+          { AUTH_RATE_LIMIT_MAX_KEYS: "0" },
+          { AUTH_RATE_LIMIT_MAX_KEYS: "lots" },
+          { AUTH_RATE_LIMIT_MAX_KEYS: "2.5" }
         ]) {
           const error = yield* Effect.flip(limitOf(env))
           expect(error._tag, JSON.stringify(env)).not.toBe("RateLimited")
           expect("_op" in error && error._op, JSON.stringify(env)).toBeTruthy()
         }
       })
+    )
+
+    it.effect("reads the memory store's bound from AUTH_RATE_LIMIT_MAX_KEYS", () =>
+      Effect.gen(function* () {
+        const limiter = yield* RateLimit.RateLimit
+        for (const key of ["a", "b", "c"]) yield* limiter.consume(key)
+        expect((yield* limiter.metrics("a")).used).toBe(0)
+        expect((yield* limiter.metrics("b")).used).toBe(1)
+        expect((yield* limiter.metrics("c")).used).toBe(1)
+      }).pipe(Effect.provide(RateLimit.layerConfig.pipe(Layer.provide(withEnv({ AUTH_RATE_LIMIT_MAX_KEYS: "2" })))))
     )
 
     it.effect("never echoes a Redis password in a ConfigError", () =>

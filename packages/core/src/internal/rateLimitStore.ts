@@ -42,6 +42,7 @@ export interface MemoryStore extends Store {
 }
 
 interface Counter {
+  readonly key: string
   count: number
   readonly expiresAt: number
 }
@@ -51,17 +52,38 @@ interface Counter {
  * `layerStoreMemory` never deletes a counter (an expired one is only replaced when the same key comes
  * back), so every key ever seen would stay in memory: the seed's unbounded growth again.
  *
- * Entries are kept in a `Map` in window-opening order (an expired counter is deleted and re-inserted,
+ * Counters are looked up in a `Map` and queued in window-opening order (an expired counter is replaced,
  * never reset in place). With one window length per store and a monotonic clock, that is also expiry
- * order, so the sweep stops at the first live entry: the cost is proportional to what it removes.
+ * order, so the sweep stops at the first live counter: the cost is proportional to what it removes.
+ *
+ * At most `maxKeys` counters are held: more distinct keys than that within one window would otherwise
+ * grow the map until the window closes. A new key arriving at a full store drops the counter whose window
+ * opened first (the queue's head), which then starts a fresh window early if it comes back.
  */
-export const makeMemory = (): Effect.Effect<MemoryStore> =>
+export const makeMemory = (maxKeys: number): Effect.Effect<MemoryStore> =>
   Effect.sync(() => {
     const counters = new Map<string, Counter>()
+    // Not the Map's own order: V8 leaves deleted slots in place until it rehashes, so finding a Map's first
+    // entry after many deletions at its front walks over all of them (an eviction per request cost
+    // O(maxKeys)). An array with a moving head, compacted now and then, keeps both O(1) amortised.
+    let queue: Array<Counter | undefined> = []
+    let head = 0
+    /** The counter whose window opened first, skipping queue entries already dropped or replaced. */
+    const oldest = (): Counter | undefined => {
+      for (let first = queue[head]; first !== undefined && counters.get(first.key) !== first; first = queue[head]) {
+        // Let a dropped counter and its key be collected now, not at the next compaction.
+        queue[head] = undefined
+        head++
+      }
+      if (head >= 1024 && head * 2 >= queue.length) {
+        queue = queue.slice(head)
+        head = 0
+      }
+      return queue[head]
+    }
     const sweep = (now: number) => {
-      for (const [key, counter] of counters) {
-        if (counter.expiresAt > now) break
-        counters.delete(key)
+      for (let counter = oldest(); counter !== undefined && counter.expiresAt <= now; counter = oldest()) {
+        counters.delete(counter.key)
       }
     }
     const live = (key: string, now: number): Counter | undefined => {
@@ -80,7 +102,15 @@ export const makeMemory = (): Effect.Effect<MemoryStore> =>
             if (counter === undefined) {
               const ttl = windowMillis(options.refillRate, limit)
               counters.delete(options.key)
-              counters.set(options.key, { count: options.tokens, expiresAt: now + ttl })
+              // The sweep ran first, so only live counters are dropped here, oldest window first.
+              while (counters.size >= maxKeys) {
+                const first = oldest()
+                if (first === undefined) break
+                counters.delete(first.key)
+              }
+              const fresh: Counter = { key: options.key, count: options.tokens, expiresAt: now + ttl }
+              counters.set(options.key, fresh)
+              queue.push(fresh)
               return [options.tokens, ttl] as const
             }
             const next = counter.count + options.tokens
