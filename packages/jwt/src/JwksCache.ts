@@ -322,13 +322,23 @@ export const make = (options: Options): Effect.Effect<JwksCache, never, HttpClie
       })
 
     /**
-     * `keysFor` without a fiber for the common case: keys present and not due for a refresh, and an answer
-     * that does not call for a refetch. Anything else (`undefined`) takes `keysFor`, which decides the same
-     * way and does the waiting; a use is counted only when this lane answers.
+     * `keysFor` without a fiber for the common case: keys present and either not due for a refresh or with
+     * the refresh already under way (or cooling down) and the keys not past maxStale, and an answer that
+     * does not call for a refetch. Anything else (`undefined`) takes `keysFor`, which decides the same way,
+     * starts what has to start and does the waiting; a use is counted only when this lane answers.
      */
     const keysForNow = (header: Header, now: number) => {
       const snapshot = current
-      if (snapshot === undefined || isDue(snapshot, now)) return undefined
+      if (snapshot === undefined) return undefined
+      // Due keys still answer while a refresh is under way or cooling down after a failure, as keysFor does,
+      // unless they are past maxStale; a refresh that has yet to start is keysFor's to start.
+      if (
+        isDue(snapshot, now) &&
+        (now - snapshot.fetchedAt >= settings.maxStaleMillis ||
+          (inflight === undefined && coolingDown(now) === undefined))
+      ) {
+        return undefined
+      }
       const found = snapshot.keySet.keysForNow(header)
       if (Either.isLeft(found) && mayBeRotation(snapshot.keySet, header, found.left)) return undefined
       countUse(snapshot.keySet)
