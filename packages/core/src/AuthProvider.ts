@@ -36,6 +36,8 @@ export interface AuthProvider {
    * An optional synchronous lane: the decision `authenticate` would make, made without a fiber when
    * nothing has to be waited for (keys already in memory), or `undefined` when something does, and then
    * `authenticate` runs. `nowMillis` is the caller's `Clock` time, so both lanes see the same time.
+   * A wrapper that changes what `authenticate` decides (`{ ...provider, authenticate: … }`) must change or
+   * drop this too, or the lane would skip the wrapper's checks.
    */
   readonly authenticateNow?:
     | ((credential: Credential, nowMillis: number) => Either.Either<Identity, AuthenticationError> | undefined)

@@ -110,7 +110,11 @@ export const handler =
         internal()
       }
     }
-    const outcome = authorizeNow(runtime, request, options)
-    if (outcome instanceof Promise) outcome.then(answer, internal)
-    else answer(outcome)
+    try {
+      const outcome = authorizeNow(runtime, request, options)
+      if (outcome instanceof Promise) outcome.then(answer).catch(internal)
+      else answer(outcome)
+    } catch {
+      internal()
+    }
   }

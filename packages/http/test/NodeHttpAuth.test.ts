@@ -1,10 +1,26 @@
 import type { Principal } from "@effect-auth/core"
+import { type AuthProvider, Authenticator } from "@effect-auth/core"
 import { NodeHttpAuth } from "@effect-auth/http"
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
 import type * as Http from "node:http"
 import { suite } from "./AdapterSuite.js"
-import { adminToken, bearer, get, listen, openAiError, problem, runtime } from "./fixtures.js"
+import {
+  adminToken,
+  basicProvider,
+  bearer,
+  bearerProvider,
+  get,
+  listen,
+  openAiError,
+  problem,
+  runtime
+} from "./fixtures.js"
 
 const whoami =
   (onHandle: () => void = () => {}) =>
@@ -67,4 +83,57 @@ describe("NodeHttpAuth.handler on node:http", () => {
       })
     )
   })
+})
+
+/**
+ * The fixture's bearer provider with a synchronous lane that decides exactly as `authenticate` does, and
+ * counts its answers: the adapter must take it, and answer the same as through the Effect path.
+ */
+const withLane = (provider: AuthProvider.AuthProvider) => {
+  const answered = { now: 0 }
+  const laned: AuthProvider.AuthProvider = {
+    ...provider,
+    authenticateNow: (credential) => {
+      answered.now++
+      const exit = Effect.runSyncExit(provider.authenticate(credential))
+      if (Exit.isSuccess(exit)) return Either.right(exit.value)
+      return Option.match(Cause.failureOption(exit.cause), { onNone: () => undefined, onSome: Either.left })
+    }
+  }
+  return { laned, answered }
+}
+
+const LaneLive = Authenticator.layer([Effect.succeed(withLane(bearerProvider).laned), Effect.succeed(basicProvider)])
+
+suite(
+  "NodeHttpAuth.handler, synchronous lane",
+  (options) => Effect.flatMap(runtime(LaneLive), (rt) => listen(NodeHttpAuth.handler(rt, whoami(), options))),
+  { duplicateHeadersReason: "multiple-headers" }
+)
+
+describe("NodeHttpAuth.handler's synchronous lane", () => {
+  it.scoped("answers from the lane when the provider has one, and never 200 once the runtime is disposed", () =>
+    Effect.gen(function* () {
+      const { answered, laned } = withLane(bearerProvider)
+      const rt = ManagedRuntime.make(Authenticator.layer([Effect.succeed(laned), Effect.succeed(basicProvider)]))
+      const url = yield* listen(NodeHttpAuth.handler(rt, whoami()))
+      // The first request builds the runtime on the Effect path; later ones take the lane.
+      for (let i = 0; i < 3; i++) {
+        const answer = yield* get(url, { authorization: bearer(adminToken) })
+        expect(answer.status).toBe(200)
+        expect(JSON.parse(answer.body)).toEqual({ id: "alice", provider: "test-bearer" })
+      }
+      expect(answered.now).toBeGreaterThanOrEqual(2)
+      const refused = yield* get(url, { authorization: bearer("tok-unknown-lane-0000") })
+      expect(refused.status).toBe(401)
+      // The same challenges as the Effect path sends (every configured scheme, the bearer error first).
+      const challenge = refused.headers.get("www-authenticate") ?? ""
+      expect(challenge.startsWith('Bearer realm="api", error="invalid_token"')).toBe(true)
+      expect(challenge).toContain('Basic realm="test"')
+      yield* Effect.promise(() => rt.dispose())
+      // What the lane still holds in memory must not outlive the runtime.
+      const afterDispose = yield* get(url, { authorization: bearer(adminToken) })
+      expect(afterDispose.status).not.toBe(200)
+    })
+  )
 })

@@ -39,7 +39,8 @@ export interface Issuer {
   readonly identify: (verified: JwtVerifier.Verified) => Either.Either<Identity.Identity, AuthError.InvalidToken>
   /**
    * `verify` without a fiber when its keys are at hand, or `undefined` when `verify` has to run (see
-   * `JwtVerifier.verifyNow`). Optional: without it every token takes `verify`.
+   * `JwtVerifier.verifyNow`). Optional: without it every token takes `verify`. A wrapper that adds checks
+   * to `verify` (`{ ...issuer, verify: … }`) must add them here too, or drop this.
    */
   readonly verifyNow?:
     | ((

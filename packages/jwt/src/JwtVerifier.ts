@@ -18,7 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { jwtVerify } from "jose"
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import * as Compact from "./internal/compact.js"
 import { publicKeyId } from "./internal/keyBinding.js"
 import * as Lru from "./internal/lru.js"
@@ -443,8 +443,8 @@ const cacheWindow = (settings: Settings, claims: Claims): Omit<CacheEntry, "veri
  * Whether a key a source offered may check `alg` at all. A key source must not widen the allow-list by
  * returning keys of another algorithm, nor keys whose type does not fit it (both engines skip them alike).
  */
-const usable = (candidate: KeySet.VerificationKey, alg: KeySet.Algorithm): boolean =>
-  candidate.alg === alg && Signature.fits(alg, candidate.key)
+const usable = (candidate: KeySet.VerificationKey, alg: KeySet.Algorithm, signature: Uint8Array): boolean =>
+  candidate.alg === alg && Signature.fits(alg, candidate.key) && Signature.hasExactLength(alg, candidate.key, signature)
 
 const sameKey = (a: KeySet.VerificationKey, b: KeySet.VerificationKey): boolean => {
   if (a.alg !== b.alg || a.kid !== b.kid) return false
@@ -491,6 +491,10 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
     const cache = cacheOptions === undefined ? undefined : Lru.make<string, CacheEntry>(cacheOptions.maxEntries)
     const joseCrit = Object.fromEntries([...config.critical].map((name) => [name, true]))
 
+    /** The cache key of a token (its SHA-256, one-shot: half the cost of a Hash object), when caching. */
+    const digestOf = (token: string): string | undefined =>
+      cache === undefined ? undefined : hash("sha256", token, "base64url")
+
     /** A cached entry still inside its time window (expired ones are dropped). */
     const cachedEntry = (digest: string, now: number): CacheEntry | undefined => {
       const entry = cache?.get(digest)
@@ -533,6 +537,7 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
       token: string,
       header: Readonly<Record<string, unknown>>,
       alg: KeySet.Algorithm,
+      signature: Uint8Array,
       candidates: ReadonlyArray<KeySet.VerificationKey>,
       nowMillis: number
     ): Effect.Effect<
@@ -541,7 +546,7 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
     > =>
       Effect.gen(function* () {
         for (const candidate of candidates) {
-          if (!usable(candidate, alg)) continue
+          if (!usable(candidate, alg, signature)) continue
           const result = yield* Effect.either(
             Effect.tryPromise({
               try: () =>
@@ -603,7 +608,7 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
     ): Either.Either<Verified, AuthError.InvalidToken> => {
       const { alg, decoded } = prepared
       for (const candidate of candidates) {
-        if (!usable(candidate, alg)) continue
+        if (!usable(candidate, alg, decoded.signature)) continue
         if (Signature.verify(alg, candidate.key, decoded.signingInput, decoded.signature)) {
           return complete(decoded, candidate, now, digest)
         }
@@ -641,7 +646,7 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
       if (Compact.isTooLarge(token, config.maxTokenBytes)) {
         return Either.left(fail("too-large", "The token is larger than allowed"))
       }
-      const digest = cache === undefined ? undefined : createHash("sha256").update(token).digest("base64url")
+      const digest = digestOf(token)
       if (digest !== undefined) {
         const entry = cachedEntry(digest, now)
         if (entry !== undefined) {
@@ -671,7 +676,14 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
       Effect.gen(function* () {
         const { alg, decoded, kid } = yield* prepare(token)
         const candidates = yield* keys.keysFor({ alg, kid })
-        const { key, refused } = yield* verifySignature(token, decoded.header, alg, candidates, nowMillis)
+        const { key, refused } = yield* verifySignature(
+          token,
+          decoded.header,
+          alg,
+          decoded.signature,
+          candidates,
+          nowMillis
+        )
         const now = Math.floor(nowMillis / 1000)
         const ours = checkClaims(config, decoded.header, decoded.claims, now)
         if (ours !== undefined) return yield* Effect.fail(ours)
@@ -693,7 +705,7 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
         if (Compact.isTooLarge(token, config.maxTokenBytes)) {
           return Effect.fail(fail("too-large", "The token is larger than allowed"))
         }
-        const digest = cache === undefined ? undefined : createHash("sha256").update(token).digest("base64url")
+        const digest = digestOf(token)
         const fresh = () =>
           engine === "node" ? verifyWithNode(token, keys, now, digest) : verifyWithJose(token, keys, nowMillis, digest)
         if (digest === undefined) return fresh()

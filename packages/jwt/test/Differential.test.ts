@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import { createLocalJWKSet, jwtVerify } from "jose"
 import type { JSONWebKeySet, JWTVerifyOptions } from "jose"
-import { constants, createPublicKey, KeyObject, sign } from "node:crypto"
+import { constants, createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from "node:crypto"
 import * as Security from "./fixtures/securityCases.js"
 import * as Corpus from "./fixtures/tokenCorpus.js"
 
@@ -319,4 +319,62 @@ describe("Differential", () => {
       })
     )
   })
+})
+
+describe("Differential, signatures with a second spelling or a weak key", () => {
+  const claimsJson = JSON.stringify({ iss: Security.ISSUER, aud: Security.AUDIENCE, sub: "u", iat: T0, exp: T0 + 60 })
+  const b64 = (data: string | Uint8Array) => Buffer.from(data).toString("base64url")
+  const options = { issuer: Security.ISSUER, audience: Security.AUDIENCE }
+  const decide = (engine: "node" | "jose", alg: KeySet.Algorithm, token: string, source: KeySet.KeySource) =>
+    Effect.flatMap(JwtVerifier.make({ ...options, algorithms: [alg], engine }), (verifier) =>
+      verifier.verify(token, source).pipe(
+        Effect.as("accept"),
+        Effect.catchAll((error) => Effect.succeed(error._tag === "InvalidToken" ? error.reason : error._tag))
+      )
+    )
+
+  it.effect("a 1024-bit RSA key from a custom key source verifies nothing, on both engines", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(T0 * 1000)
+      const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 1024 })
+      const input = `${b64(JSON.stringify({ alg: "RS256", kid: "small" }))}.${b64(claimsJson)}`
+      const token = `${input}.${b64(sign("sha256", Buffer.from(input), privateKey))}`
+      const source: KeySet.KeySource = {
+        keysFor: () => Effect.succeed([{ kid: "small", alg: "RS256", key: publicKey, jwk: {} }])
+      }
+      expect(verify("sha256", Buffer.from(input), publicKey, Buffer.from(token.split(".")[2] ?? "", "base64url"))).toBe(
+        true
+      )
+      expect(yield* decide("node", "RS256", token, source)).toBe("bad-signature")
+      expect(yield* decide("jose", "RS256", token, source)).toBe("bad-signature")
+    })
+  )
+
+  it.effect("a PSS signature without its leading zero byte is refused, though RSA math would accept it", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(T0 * 1000)
+      const key = yield* Effect.promise(() => Keys.generate("PS256", { kid: "pss" }))
+      const privateKey = KeyObject.from(key.privateKey)
+      const input = `${b64(JSON.stringify({ alg: "PS256", kid: "pss" }))}.${b64(claimsJson)}`
+      const pss = { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+      // PSS is randomized: about one signature in 256 starts with a zero byte.
+      let signature = sign("sha256", Buffer.from(input), pss)
+      while (signature[0] !== 0) signature = sign("sha256", Buffer.from(input), pss)
+      const keys = yield* KeySet.fromJwks({ keys: [key.publicJwk] })
+      const full = `${input}.${b64(signature)}`
+      const short = `${input}.${b64(signature.subarray(1))}`
+      const publicKey = createPublicKey({ key: { ...key.publicJwk }, format: "jwk" })
+      const shortVerifies = verify(
+        "sha256",
+        Buffer.from(input),
+        { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+        signature.subarray(1)
+      )
+      expect(shortVerifies).toBe(true)
+      for (const engine of ["node", "jose"] as const) {
+        expect(yield* decide(engine, "PS256", full, keys)).toBe("accept")
+        expect(yield* decide(engine, "PS256", short, keys)).toBe("bad-signature")
+      }
+    })
+  )
 })

@@ -331,6 +331,32 @@ describe("JwtProvider", () => {
   )
 })
 
+describe("JwtProvider on hostile tokens", () => {
+  // JSON.parse takes any depth; anything recursive over the parsed value (JSON.stringify) overflows the
+  // stack past a few thousand levels. Such a token must be refused like any malformed one, by both lanes.
+  const deep = (levels: number) =>
+    `${base64url({ alg: "RS256", kid: "k" })}.${Buffer.from(
+      `{"iss":"https://deep.example.com","a":${"[".repeat(levels)}${"]".repeat(levels)}}`
+    ).toString("base64url")}.${"A".repeat(342)}`
+
+  it.effect("a token nested 5500 levels deep is refused, never thrown, on both lanes", () =>
+    Effect.gen(function* () {
+      const token = deep(5500)
+      expect(token.length).toBeLessThan(16384)
+      const provider = JwtProvider.make([], { maxTokenBytes: 16384 })
+      const refused = yield* Effect.flip(authenticate(provider, token))
+      expect(refused).toMatchObject({ _tag: "InvalidToken", reason: "unknown-issuer" })
+      const now = provider.authenticateNow?.(bearer(token), 0)
+      expect(now !== undefined && Either.isLeft(now) ? now.left : now).toMatchObject({ reason: "unknown-issuer" })
+      const authenticator = yield* Authenticator.make({ providers: [provider] })
+      const decided = authenticator.authenticateNow?.({ authorization: `Bearer ${token}` }, 0)
+      expect(decided !== undefined && Either.isLeft(decided) ? decided.left : decided).toMatchObject({
+        reason: "unknown-issuer"
+      })
+    })
+  )
+})
+
 describe("JwtProvider configuration", () => {
   const withEnv = (entries: Record<string, string>) =>
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(entries))))

@@ -86,7 +86,7 @@ export const authorizeNow = (
 ): Outcome | Promise<Outcome> => {
   const lane = options.policy === undefined ? laneOf(runtime) : undefined
   if (lane !== undefined) {
-    const decided = lane.authenticator.authenticateNow?.(headers, lane.clock.unsafeCurrentTimeMillis())
+    const decided = decideNow(lane, headers)
     if (decided !== undefined) {
       return Either.isRight(decided)
         ? { _tag: "Allowed", principal: decided.right }
@@ -123,6 +123,21 @@ const laneOf = (runtime: AuthRuntime): Lane | undefined => {
   if (Exit.isFailure(exit)) return undefined
   lanes.set(runtime, exit.value)
   return exit.value
+}
+
+/**
+ * The lane's decision, or `undefined`. A lane that throws (a bug, or input that defeats a parser) is not an
+ * answer: the Effect path decides instead, where a defect becomes a 500, never an accepted request.
+ */
+const decideNow = (
+  lane: Lane,
+  headers: Credential.Headers
+): Either.Either<Principal.Principal, AuthError.AuthenticationError> | undefined => {
+  try {
+    return lane.authenticator.authenticateNow?.(headers, lane.clock.unsafeCurrentTimeMillis())
+  } catch {
+    return undefined
+  }
 }
 
 /** The fiber still running when a synchronous run had to stop at an asynchronous step. */

@@ -116,8 +116,21 @@ const parseObject = (segment: string): Record<string, unknown> | undefined => {
   // JSON.parse keeps the last duplicate and jose does the same; another parser may keep the first. Text
   // identical to its own re-serialization has no duplicates (each object would have lost a member), which
   // is the common case and cheaper to establish than scanning.
-  if (JSON.stringify(value) !== text && hasDuplicateMembers(text)) return undefined
+  if (!isOwnSerialization(value, text) && hasDuplicateMembers(text)) return undefined
   return value as Record<string, unknown>
+}
+
+/** Texts longer than this skip the re-serialization shortcut: `JSON.stringify` recurses, a deep text could overflow. */
+const maxShortcutLength = 2048
+
+/** Whether `text` is exactly how `JSON.stringify` writes `value` (then it cannot have duplicate members). */
+const isOwnSerialization = (value: unknown, text: string): boolean => {
+  if (text.length > maxShortcutLength) return false
+  try {
+    return JSON.stringify(value) === text
+  } catch {
+    return false
+  }
 }
 
 /** Freezes parsed JSON all the way down, so that one reader cannot change what another reads. */

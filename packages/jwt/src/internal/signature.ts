@@ -40,23 +40,46 @@ const schemes: Readonly<Record<Algorithm, Scheme>> = {
   EdDSA: { hash: null, keyType: "ed25519" }
 }
 
-/** What a key is (`rsa`, `ec:<curve>`, `ed25519`), read once per key: the details are built on each read. */
-const kinds = new WeakMap<KeyObject, string>()
+interface Kind {
+  /** `rsa` (2048 bits or more), `ec:<curve>`, `ed25519`, or `unusable`. */
+  readonly name: string
+  /** An RSA signature's exact length: the modulus' (a shorter spelling would also verify PSS). */
+  readonly signatureBytes?: number
+}
 
-const kindOf = (key: KeyObject): string => {
+/** What a key is, read once per key: the details are built on each read. */
+const kinds = new WeakMap<KeyObject, Kind>()
+
+const kindOf = (key: KeyObject): Kind => {
   let kind = kinds.get(key)
   if (kind === undefined) {
     const type = key.type === "public" ? (key.asymmetricKeyType ?? "") : ""
-    kind = type === "ec" ? `ec:${key.asymmetricKeyDetails?.namedCurve ?? ""}` : type
+    const details = key.asymmetricKeyDetails
+    if (type === "rsa") {
+      const bits = details?.modulusLength ?? 0
+      // jose refuses RSA keys under 2048 bits whatever their source; so does this path (KeySet already does).
+      kind = bits >= 2048 ? { name: "rsa", signatureBytes: Math.ceil(bits / 8) } : { name: "unusable" }
+    } else {
+      kind = { name: type === "ec" ? `ec:${details?.namedCurve ?? ""}` : type === "ed25519" ? type : "unusable" }
+    }
     kinds.set(key, kind)
   }
   return kind
 }
 
-/** Whether `key` is a public key of the type and curve that `alg` is defined for. */
+/** Whether `key` is a public key of the type, curve and size that `alg` is defined for. */
 export const fits = (alg: Algorithm, key: KeyObject): boolean => {
   const scheme = schemes[alg]
-  return kindOf(key) === (scheme.curve === undefined ? scheme.keyType : `ec:${scheme.curve}`)
+  return kindOf(key).name === (scheme.curve === undefined ? scheme.keyType : `ec:${scheme.curve}`)
+}
+
+/**
+ * Whether a signature has the one length `alg` allows with `key`: fixed for ECDSA (IEEE P1363), the
+ * modulus' for RSA. Checked before any crypto, so one signature never has two spellings.
+ */
+export const hasExactLength = (alg: Algorithm, key: KeyObject, signature: Uint8Array): boolean => {
+  const expected = schemes[alg].signatureBytes ?? kindOf(key).signatureBytes
+  return expected === undefined || signature.length === expected
 }
 
 /**
@@ -66,8 +89,7 @@ export const fits = (alg: Algorithm, key: KeyObject): boolean => {
 export const verify = (alg: Algorithm, key: KeyObject, signingInput: string, signature: Uint8Array): boolean => {
   const scheme = schemes[alg]
   // A key source could hand over any key: `crypto.verify` would happily check RS256 with an EC key.
-  if (!fits(alg, key)) return false
-  if (scheme.signatureBytes !== undefined && signature.length !== scheme.signatureBytes) return false
+  if (!fits(alg, key) || !hasExactLength(alg, key, signature)) return false
   // base64url is ASCII: latin1 is the cheapest exact encoding of it.
   const data = Buffer.from(signingInput, "latin1")
   try {
