@@ -10,11 +10,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
-import { execFileSync } from "node:child_process"
-import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
-import { URL, fileURLToPath } from "node:url"
+import { URL } from "node:url"
+import { commit, cpuModel, dependencyVersion, packageVersion } from "./machine.mjs"
 import { writeSection } from "./results.mjs"
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -272,37 +271,6 @@ const seconds = ((Date.now() - started) / 1000).toFixed(1)
 
 // --- Report ---------------------------------------------------------------------------------------------------
 
-const require = createRequire(import.meta.url)
-const version = (name) => {
-  try {
-    return require(`${name}/package.json`).version
-  } catch {
-    return "not installed"
-  }
-}
-const coreVersion = JSON.parse(
-  readFileSync(fileURLToPath(new URL("../packages/core/package.json", import.meta.url)), "utf8")
-).version
-const cpuModel =
-  /^model name\s*:\s*(.+)$/m.exec(
-    (() => {
-      try {
-        return readFileSync("/proc/cpuinfo", "utf8")
-      } catch {
-        return ""
-      }
-    })()
-  )?.[1] ??
-  Os.cpus()[0]?.model ??
-  "unknown"
-const commit = (() => {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()
-  } catch {
-    return "unknown"
-  }
-})()
-
 const results = cases.map((c, i) => ({ ...c, median: median(samples[i]), min: Math.min(...samples[i]) }))
 const baseline = results.find((r) => r.baseline).median
 const fmt = (n) => Math.round(n).toLocaleString("en-US")
@@ -325,10 +293,11 @@ const table = [
 
 const facts = [
   `- Date: ${new Date().toISOString()}`,
-  `- CPU: ${cpuModel}, ${Os.cpus().length} logical cores (the benchmark runs on one thread)`,
+  `- CPU: ${cpuModel()}, ${Os.cpus().length} logical cores (the benchmark runs on one thread)`,
   `- Node ${process.version} (V8 ${process.versions.v8}), ${process.platform} ${process.arch}`,
-  `- @effect-auth/core ${coreVersion} (built dist, commit ${commit}), effect ${version("effect")}, ` +
-    `@effect/experimental ${version("@effect/experimental")}, ioredis ${version("ioredis")}` +
+  `- @effect-auth/core ${packageVersion("core")} (built dist, commit ${commit()}), ` +
+    `effect ${dependencyVersion("effect")}, @effect/experimental ${dependencyVersion("@effect/experimental")}, ` +
+    `ioredis ${dependencyVersion("ioredis")}` +
     (redisVersion === undefined ? "" : `, Redis server ${redisVersion} on ${new URL(REDIS_URL).host}`),
   `- ${ROUNDS} rounds of ${ROUND_MS} ms per case after a ${WARMUP_MS} ms warm-up, cases interleaved; ` +
     `whole run ${seconds} s`

@@ -13,11 +13,11 @@ import { execFileSync, spawn } from "node:child_process"
 import { generateKeyPairSync } from "node:crypto"
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs"
 import { createServer } from "node:http"
-import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { clearTimeout, setTimeout } from "node:timers"
 import { URL, fileURLToPath } from "node:url"
+import { commit, cpuModel, dependencyVersion, packageVersion } from "./machine.mjs"
 import { writeSection } from "./results.mjs"
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
@@ -386,36 +386,6 @@ function topSelfTime(dir) {
 
 // --- Report ---------------------------------------------------------------------------------------------------
 
-const require = createRequire(import.meta.url)
-const version = (name) => {
-  try {
-    return require(`${name}/package.json`).version
-  } catch {
-    return "not installed"
-  }
-}
-const ownVersion = (pkg) =>
-  JSON.parse(readFileSync(fileURLToPath(new URL(`../packages/${pkg}/package.json`, import.meta.url)), "utf8")).version
-const cpuModel =
-  /^model name\s*:\s*(.+)$/m.exec(
-    (() => {
-      try {
-        return readFileSync("/proc/cpuinfo", "utf8")
-      } catch {
-        return ""
-      }
-    })()
-  )?.[1] ??
-  Os.cpus()[0]?.model ??
-  "unknown"
-const commit = (() => {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()
-  } catch {
-    return "unknown"
-  }
-})()
-
 const results = runs.map((run) => ({
   ...run,
   rps: run.samples.length === 0 ? undefined : median(run.samples.map((s) => s.rps)),
@@ -471,17 +441,19 @@ for (const set of ["distinct", "repeated"]) {
 
 const facts = [
   `- Date: ${new Date().toISOString()}`,
-  `- CPU: ${cpuModel}, ${Os.cpus().length} logical cores, load average ${Os.loadavg()
+  `- CPU: ${cpuModel()}, ${Os.cpus().length} logical cores, load average ${Os.loadavg()
     .map((n) => n.toFixed(2))
     .join(" ")} at the end (each server is a process of its own, the load generator another)`,
   `- Node ${process.version} (V8 ${process.versions.v8}), ${process.platform} ${process.arch}`,
-  `- @effect-auth/core ${ownVersion("core")}, jwt ${ownVersion("jwt")}, http ${ownVersion("http")}, ` +
-    `trpc ${ownVersion("trpc")}, yoga ${ownVersion("yoga")} (built dist, commit ${commit}), effect ${version("effect")}, ` +
-    `@effect/platform-node ${version("@effect/platform-node")}, jose ${version("jose")}`,
-  `- fastify ${version("fastify")}, @fastify/jwt ${version("@fastify/jwt")} (fast-jwt ${version("fast-jwt")}), ` +
-    `express ${version("express")}, express-jwt ${version("express-jwt")} (jsonwebtoken ${version("jsonwebtoken")}), ` +
-    `jwks-rsa ${version("jwks-rsa")}, @trpc/server ${version("@trpc/server")}, graphql-yoga ${version("graphql-yoga")}, ` +
-    `autocannon ${version("autocannon")}`,
+  `- @effect-auth/core ${packageVersion("core")}, jwt ${packageVersion("jwt")}, http ${packageVersion("http")}, ` +
+    `trpc ${packageVersion("trpc")}, yoga ${packageVersion("yoga")} (built dist, commit ${commit()}), ` +
+    `effect ${dependencyVersion("effect")}, @effect/platform-node ${dependencyVersion("@effect/platform-node")}, ` +
+    `jose ${dependencyVersion("jose")}`,
+  `- fastify ${dependencyVersion("fastify")}, @fastify/jwt ${dependencyVersion("@fastify/jwt")} ` +
+    `(fast-jwt ${dependencyVersion("fast-jwt")}), express ${dependencyVersion("express")}, ` +
+    `express-jwt ${dependencyVersion("express-jwt")} (jsonwebtoken ${dependencyVersion("jsonwebtoken")}), ` +
+    `jwks-rsa ${dependencyVersion("jwks-rsa")}, @trpc/server ${dependencyVersion("@trpc/server")}, ` +
+    `graphql-yoga ${dependencyVersion("graphql-yoga")}, autocannon ${dependencyVersion("autocannon")}`,
   `- RS256 with a 2048-bit RSA key; "distinct" cycles ${TOKENS} tokens (one subject each), "repeated" sends one`,
   `- autocannon: ${CONNECTIONS} connections, pipelining 1, ${DURATION} s per run, ${ROUNDS} rounds interleaved ` +
     `after a ${WARMUP} s warm-up per server; whole run ${seconds} s`

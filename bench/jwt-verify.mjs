@@ -22,14 +22,10 @@ import { createVerifier } from "fast-jwt"
 import * as jose from "jose"
 import jsonwebtoken from "jsonwebtoken"
 import { Buffer } from "node:buffer"
-import { execFileSync } from "node:child_process"
 import { generateKeyPairSync, randomUUID, sign, verify, webcrypto } from "node:crypto"
-import { existsSync, readFileSync } from "node:fs"
 import { createServer } from "node:http"
-import { createRequire } from "node:module"
 import * as Os from "node:os"
-import { dirname, join } from "node:path"
-import { URL, fileURLToPath } from "node:url"
+import { commit, cpuModel, dependencyVersion, packageVersion } from "./machine.mjs"
 import { writeSection } from "./results.mjs"
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -486,47 +482,6 @@ const seconds = ((Date.now() - started) / 1000).toFixed(1)
 
 // --- Report ---------------------------------------------------------------------------------------------------
 
-const require = createRequire(import.meta.url)
-/** A package's version, read from its package.json (some packages do not export it). */
-const version = (name) => {
-  try {
-    let dir = dirname(require.resolve(name))
-    for (;;) {
-      const file = join(dir, "package.json")
-      if (existsSync(file)) {
-        const json = JSON.parse(readFileSync(file, "utf8"))
-        if (json.name === name) return json.version
-      }
-      const parent = dirname(dir)
-      if (parent === dir) return "unknown"
-      dir = parent
-    }
-  } catch {
-    return "not installed"
-  }
-}
-const ownVersion = (pkg) =>
-  JSON.parse(readFileSync(fileURLToPath(new URL(`../packages/${pkg}/package.json`, import.meta.url)), "utf8")).version
-const cpuModel =
-  /^model name\s*:\s*(.+)$/m.exec(
-    (() => {
-      try {
-        return readFileSync("/proc/cpuinfo", "utf8")
-      } catch {
-        return ""
-      }
-    })()
-  )?.[1] ??
-  Os.cpus()[0]?.model ??
-  "unknown"
-const commit = (() => {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()
-  } catch {
-    return "unknown"
-  }
-})()
-
 for (const c of timed) {
   c.median = median(samples.get(c))
   c.min = Math.min(...samples.get(c))
@@ -609,13 +564,14 @@ const effectModes = modes.every((m) => m.endsWith("runSyncExit"))
 
 const facts = [
   `- Date: ${new Date().toISOString()}`,
-  `- CPU: ${cpuModel}, ${Os.cpus().length} logical cores (the benchmark runs on one thread)`,
+  `- CPU: ${cpuModel()}, ${Os.cpus().length} logical cores (the benchmark runs on one thread)`,
   `- Node ${process.version} (V8 ${process.versions.v8}, OpenSSL ${process.versions.openssl}), ` +
     `${process.platform} ${process.arch}`,
-  `- @effect-auth/jwt ${ownVersion("jwt")} and @effect-auth/core ${ownVersion("core")} (built dist, commit ` +
-    `${commit}), effect ${version("effect")}, @effect/platform-node ${version("@effect/platform-node")}, ` +
-    `jose ${version("jose")}, fast-jwt ${version("fast-jwt")}, aws-jwt-verify ${version("aws-jwt-verify")}, ` +
-    `jsonwebtoken ${version("jsonwebtoken")}`,
+  `- @effect-auth/jwt ${packageVersion("jwt")} and @effect-auth/core ${packageVersion("core")} (built dist, commit ` +
+    `${commit()}), effect ${dependencyVersion("effect")}, ` +
+    `@effect/platform-node ${dependencyVersion("@effect/platform-node")}, jose ${dependencyVersion("jose")}, ` +
+    `fast-jwt ${dependencyVersion("fast-jwt")}, aws-jwt-verify ${dependencyVersion("aws-jwt-verify")}, ` +
+    `jsonwebtoken ${dependencyVersion("jsonwebtoken")}`,
   `- Tokens: RS256 (RSA 2048), ES256 (P-256), EdDSA (Ed25519); "repeated" is one token, "distinct" ${DISTINCT} ` +
     `tokens (different sub and jti) in turn`,
   `- ${ROUNDS} rounds of ${ROUND_MS} ms per case after a ${WARMUP_MS} ms warm-up, cases interleaved; ` +

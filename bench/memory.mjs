@@ -10,13 +10,12 @@ import { JwtVerifier, KeySet } from "@effect-auth/jwt"
 import { RateLimit } from "@effect-auth/core"
 import * as Effect from "effect/Effect"
 import { Buffer } from "node:buffer"
-import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { generateKeyPairSync, sign } from "node:crypto"
-import { readFileSync } from "node:fs"
-import { createRequire } from "node:module"
 import * as Os from "node:os"
 import { performance } from "node:perf_hooks"
-import { URL, fileURLToPath } from "node:url"
+import { fileURLToPath } from "node:url"
+import { commit, cpuModel, dependencyVersion, packageVersion } from "./machine.mjs"
 import { writeSection } from "./results.mjs"
 
 const script = fileURLToPath(import.meta.url)
@@ -231,36 +230,6 @@ const seconds = ((Date.now() - started) / 1000).toFixed(1)
 
 // --- Report ------------------------------------------------------------------------------------------------------
 
-const require = createRequire(import.meta.url)
-const version = (name) => {
-  try {
-    return require(`${name}/package.json`).version
-  } catch {
-    return "not installed"
-  }
-}
-const ownVersion = (pkg) =>
-  JSON.parse(readFileSync(fileURLToPath(new URL(`../packages/${pkg}/package.json`, import.meta.url)), "utf8")).version
-const cpuModel =
-  /^model name\s*:\s*(.+)$/m.exec(
-    (() => {
-      try {
-        return readFileSync("/proc/cpuinfo", "utf8")
-      } catch {
-        return ""
-      }
-    })()
-  )?.[1] ??
-  Os.cpus()[0]?.model ??
-  "unknown"
-const commit = (() => {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()
-  } catch {
-    return "unknown"
-  }
-})()
-
 const fmt = (n) => Math.round(n).toLocaleString("en-US")
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1)
 
@@ -303,10 +272,11 @@ const sections = cases.map((c) => {
 
 const facts = [
   `- Date: ${new Date().toISOString()}`,
-  `- CPU: ${cpuModel}, ${Os.cpus().length} logical cores (each case in its own process, two at a time)`,
+  `- CPU: ${cpuModel()}, ${Os.cpus().length} logical cores (each case in its own process, two at a time)`,
   `- Node ${process.version} (V8 ${process.versions.v8}), ${process.platform} ${process.arch}, --expose-gc`,
-  `- @effect-auth/core ${ownVersion("core")}, @effect-auth/jwt ${ownVersion("jwt")} (built dist, commit ${commit}), ` +
-    `effect ${version("effect")}, @effect/experimental ${version("@effect/experimental")}, jose ${version("jose")}`,
+  `- @effect-auth/core ${packageVersion("core")}, @effect-auth/jwt ${packageVersion("jwt")} ` +
+    `(built dist, commit ${commit()}), effect ${dependencyVersion("effect")}, ` +
+    `@effect/experimental ${dependencyVersion("@effect/experimental")}, jose ${dependencyVersion("jose")}`,
   `- ${fmt(ITEMS)} items (BENCH_ITEMS), readings after two full GCs every ${fmt(STEP)} items; whole run ${seconds} s`
 ].join("\n")
 

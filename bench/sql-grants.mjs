@@ -17,14 +17,14 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
-import { execFileSync } from "node:child_process"
 import * as Crypto from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { setTimeout } from "node:timers"
-import { URL, fileURLToPath } from "node:url"
+import { URL } from "node:url"
+import { commit, cpuModel, dependencyVersion, git, packageVersion } from "./machine.mjs"
 import { writeSection } from "./results.mjs"
 
 const require = createRequire(import.meta.url)
@@ -515,36 +515,7 @@ function quantile(values, q) {
 }
 
 async function report(samples, roundP50, benchSeconds) {
-  const version = (name) => {
-    try {
-      return require(`${name}/package.json`).version
-    } catch {
-      return "not installed"
-    }
-  }
-  const ownVersion = (pkg) =>
-    JSON.parse(readFileSync(fileURLToPath(new URL(`../packages/${pkg}/package.json`, import.meta.url)), "utf8")).version
-  const git = (...args) => {
-    try {
-      return execFileSync("git", args, { encoding: "utf8" }).trim()
-    } catch {
-      return undefined
-    }
-  }
-  const commit = git("rev-parse", "--short", "HEAD") ?? "unknown"
   const dirty = (git("status", "--porcelain", "--", "packages/core/src", "packages/sql/src") ?? "") !== ""
-  const cpuModel =
-    /^model name\s*:\s*(.+)$/m.exec(
-      (() => {
-        try {
-          return readFileSync("/proc/cpuinfo", "utf8")
-        } catch {
-          return ""
-        }
-      })()
-    )?.[1] ??
-    Os.cpus()[0]?.model ??
-    "unknown"
 
   const results = cases.map((c, i) => {
     const mean = samples[i].reduce((a, b) => a + b, 0) / samples[i].length
@@ -590,13 +561,15 @@ ${tableOf(
 
   const facts = [
     `- Date: ${new Date().toISOString()}`,
-    `- CPU: ${cpuModel}, ${Os.cpus().length} logical cores (the benchmark runs on one thread)`,
+    `- CPU: ${cpuModel()}, ${Os.cpus().length} logical cores (the benchmark runs on one thread)`,
     `- Node ${process.version} (V8 ${process.versions.v8}), ${process.platform} ${process.arch}`,
-    `- @effect-auth/core ${ownVersion("core")}, @effect-auth/sql ${ownVersion("sql")} (built dist, commit ${commit}` +
-      `${dirty ? " with uncommitted changes" : ""}), effect ${version("effect")}, @effect/sql ${version("@effect/sql")}, ` +
-      `@effect/sql-pg ${version("@effect/sql-pg")}, @effect/sql-mysql2 ${version("@effect/sql-mysql2")}, ` +
-      `@effect/sql-sqlite-node ${version("@effect/sql-sqlite-node")}, pg ${version("pg")}, ` +
-      `mysql2 ${version("mysql2")}, better-sqlite3 ${version("better-sqlite3")}`,
+    `- @effect-auth/core ${packageVersion("core")}, @effect-auth/sql ${packageVersion("sql")} ` +
+      `(built dist, commit ${commit()}${dirty ? " with uncommitted changes" : ""}), ` +
+      `effect ${dependencyVersion("effect")}, @effect/sql ${dependencyVersion("@effect/sql")}, ` +
+      `@effect/sql-pg ${dependencyVersion("@effect/sql-pg")}, ` +
+      `@effect/sql-mysql2 ${dependencyVersion("@effect/sql-mysql2")}, ` +
+      `@effect/sql-sqlite-node ${dependencyVersion("@effect/sql-sqlite-node")}, pg ${dependencyVersion("pg")}, ` +
+      `mysql2 ${dependencyVersion("mysql2")}, better-sqlite3 ${dependencyVersion("better-sqlite3")}`,
     `- Servers: ${opened.map((d) => `${d.version} on ${d.where}`).join(", ")}; pools of 10 connections`,
     `- ${ROUNDS} rounds of ${LOOKUPS} sequential lookups per case after ${WARMUP} warm-up lookups, cases of all ` +
       `dialects interleaved; whole run ${((Date.now() - started) / 1000).toFixed(1)} s ` +

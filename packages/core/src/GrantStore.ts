@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import type { GrantKind, ProviderUnavailable } from "./AuthError.js"
 import { GroupsProvider } from "./GroupsProvider.js"
 import type { GrantsLookup, Identity } from "./Identity.js"
+import { shared } from "./internal/shared.js"
 import * as Permission from "./Permission.js"
 import { PermissionsProvider } from "./PermissionsProvider.js"
 import { RolesProvider } from "./RolesProvider.js"
@@ -292,26 +293,6 @@ export const cached = (store: GrantStore, options: CacheOptions): Effect.Effect<
       )
     })
   })
-
-/**
- * Runs `load` once, on first use, in its own fiber, and answers its result (success or failure) to
- * every reader. Created synchronously, so concurrent first readers cannot start two loads; a reader
- * that is interrupted stops waiting without cancelling the load others wait for.
- */
-const shared = <A, E>(load: Effect.Effect<A, E>): Effect.Effect<A, E> => {
-  let result: Deferred.Deferred<A, E> | undefined
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.suspend(() => {
-      if (result !== undefined) return restore(Deferred.await(result))
-      const deferred = Deferred.unsafeMake<A, E>(FiberId.none)
-      result = deferred
-      return Effect.zipRight(
-        Effect.forkDaemon(Effect.intoDeferred(Effect.interruptible(load), deferred)),
-        restore(Deferred.await(deferred))
-      )
-    })
-  )
-}
 
 /**
  * The three providers over one store, sharing one load per `Identity` object. `Principal.fromIdentity`

@@ -5,11 +5,10 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Deferred from "effect/Deferred"
-import * as FiberId from "effect/FiberId"
 import type { AuthorizationError } from "./AuthError.js"
 import { GroupsProvider } from "./GroupsProvider.js"
 import * as Identity from "./Identity.js"
+import { shared } from "./internal/shared.js"
 import type { GrantsLookup, Kind } from "./Identity.js"
 import { PermissionsProvider } from "./PermissionsProvider.js"
 import { RolesProvider } from "./RolesProvider.js"
@@ -84,36 +83,10 @@ export const forRequest = (identity: Identity.Identity, sources: GrantSources): 
     email: identity.email,
     claims: identity.claims,
     grants: identity.grants,
-    groups: once(() => sources.groups.lookup(request)),
-    roles: once(() => sources.roles.lookup(request)),
-    permissions: once(() => sources.permissions.lookup(request))
+    groups: shared(Effect.suspend(() => sources.groups.lookup(request))),
+    roles: shared(Effect.suspend(() => sources.roles.lookup(request))),
+    permissions: shared(Effect.suspend(() => sources.permissions.lookup(request)))
   }
-}
-
-/**
- * Runs `lookup` on first use only and shares its result (success or failure) with every later and
- * concurrent reader. The lookup runs in its own fiber, so a reader that is interrupted (a timeout, a
- * failed sibling) stops waiting without cancelling the lookup: an interruption is never remembered as
- * the answer. Providers bound their own time (every outbound call has a timeout), so a detached lookup
- * always ends.
- *
- * Nothing is allocated beyond a closure until the first read: most requests read one grant kind or none,
- * and this runs on every authenticated request.
- */
-const once = <A, E>(lookup: () => Effect.Effect<A, E>): Effect.Effect<A, E> => {
-  let result: Deferred.Deferred<A, E> | undefined
-  // Uninterruptible from the check to the fork, so the first reader always starts the lookup it recorded.
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.suspend(() => {
-      if (result !== undefined) return restore(Deferred.await(result))
-      const deferred = Deferred.unsafeMake<A, E>(FiberId.none)
-      result = deferred
-      return Effect.zipRight(
-        Effect.forkDaemon(Effect.intoDeferred(Effect.interruptible(Effect.suspend(lookup)), deferred)),
-        restore(Deferred.await(deferred))
-      )
-    })
-  )
 }
 
 /**
