@@ -1,24 +1,15 @@
 // Case 8: GraphQL Yoga with the @effect-auth/yoga plugin in protect-all mode, `{ me }` over GET, on the same
 // authenticator as case 4 (uncached). `BENCH_AUTH=off` serves the same query without the plugin: the
 // framework's own cost, for reference.
-import { Authenticator } from "@effect-auth/core"
-import { JwtProvider } from "@effect-auth/jwt"
 import { useEffectAuth } from "@effect-auth/yoga"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Layer from "effect/Layer"
-import * as ManagedRuntime from "effect/ManagedRuntime"
 import { createSchema, createYoga } from "graphql-yoga"
 import { createServer } from "node:http"
-import { listen, settings } from "./common.mjs"
+import { listen } from "./common.mjs"
+import { authRuntime } from "./runtime.mjs"
 
-const { audience, issuer, jwksUrl } = settings()
 const auth = process.env.BENCH_AUTH !== "off"
 
-const runtime = ManagedRuntime.make(
-  Authenticator.layer([
-    JwtProvider.provider([JwtProvider.issuer({ issuer, jwksUrl, audience, algorithms: ["RS256"] })])
-  ]).pipe(Layer.provide(NodeHttpClient.layerUndici))
-)
+const runtime = authRuntime()
 
 const yoga = createYoga({
   schema: createSchema({
