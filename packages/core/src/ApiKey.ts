@@ -19,7 +19,7 @@ import * as Crypto from "node:crypto"
 import type { ProviderUnavailable } from "./AuthError.js"
 import { InvalidCredentials } from "./AuthError.js"
 import type { AuthProvider } from "./AuthProvider.js"
-import type * as Credential from "./Credential.js"
+import * as Credential from "./Credential.js"
 import * as Identity from "./Identity.js"
 
 /**
@@ -214,7 +214,7 @@ const keyOf = (credential: Credential.Credential): Redacted.Redacted<string> | u
       return credential.key
     case "Bearer":
       // Only tokens of the key grammar: a JWT (which has dots) is the JWT provider's, whatever the order.
-      return isValidKey(Redacted.value(credential.token)) ? credential.token : undefined
+      return isValidKey(Credential.bearerToken(credential)) ? credential.token : undefined
     case "Basic":
       return undefined
   }

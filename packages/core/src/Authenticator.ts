@@ -68,13 +68,11 @@ export const make = (options: Options): Effect.Effect<Authenticator> =>
     const providers = options.providers
     const challenges = dedupeChallenges(providers.map((provider) => provider.challenge))
     const toPrincipal = (identity: Identity.Identity) => Principal.fromIdentity(identity, sources)
-    const providerFor = (credential: Credential.Credential): Either.Either<AuthProvider, AuthenticationError> => {
-      const provider = providers.find((candidate) => candidate.accepts(credential))
-      // Fail closed: a credential nobody is configured to check is refused, never waved through.
-      return provider === undefined
-        ? Either.left(new InvalidCredentials({ reason: "unsupported-scheme", scheme: credential._tag }))
-        : Either.right(provider)
-    }
+    /** The first provider that takes the credential; none means it is refused, never waved through. */
+    const providerFor = (credential: Credential.Credential): AuthProvider | undefined =>
+      providers.find((candidate) => candidate.accepts(credential))
+    const unsupported = (credential: Credential.Credential) =>
+      new InvalidCredentials({ reason: "unsupported-scheme", scheme: credential._tag })
     /** The synchronous lane's decision, or `undefined` when the provider has to be run as an Effect. */
     const decideNow = (
       provider: AuthProvider,
@@ -90,9 +88,8 @@ export const make = (options: Options): Effect.Effect<Authenticator> =>
     const authenticateCredential = (
       credential: Credential.Credential
     ): Effect.Effect<Principal.Principal, AuthenticationError> => {
-      const found = providerFor(credential)
-      if (Either.isLeft(found)) return Either.left(found.left)
-      const provider = found.right
+      const provider = providerFor(credential)
+      if (provider === undefined) return Either.left(unsupported(credential))
       if (provider.authenticateNow === undefined) return Effect.flatMap(provider.authenticate(credential), toPrincipal)
       // The synchronous lane when the provider has one: this runs on every request.
       return Effect.clockWith(
@@ -101,26 +98,25 @@ export const make = (options: Options): Effect.Effect<Authenticator> =>
           Effect.flatMap(provider.authenticate(credential), toPrincipal)
       )
     }
-    const parse = (headers: Credential.Headers): Either.Either<Credential.Credential, AuthenticationError> => {
-      const credential = Credential.parse(headers, options.credentials)
-      return credential instanceof MissingCredentials || credential instanceof InvalidCredentials
-        ? Either.left(credential)
-        : Either.right(credential)
-    }
+    /** The request's credential, or why it has none that can be checked. */
+    const parse = (headers: Credential.Headers): Credential.Credential | AuthenticationError =>
+      Credential.parse(headers, options.credentials)
+    const isCredential = (parsed: Credential.Credential | AuthenticationError): parsed is Credential.Credential =>
+      !(parsed instanceof MissingCredentials || parsed instanceof InvalidCredentials)
     return Authenticator.of({
       challenges,
       authenticateCredential,
       authenticate: (headers) =>
         Effect.suspend(() => {
           const credential = parse(headers)
-          return Either.isLeft(credential) ? Either.left(credential.left) : authenticateCredential(credential.right)
+          return isCredential(credential) ? authenticateCredential(credential) : Either.left(credential)
         }),
       authenticateNow: (headers, nowMillis) => {
         const credential = parse(headers)
-        if (Either.isLeft(credential)) return Either.left(credential.left)
-        const provider = providerFor(credential.right)
-        if (Either.isLeft(provider)) return Either.left(provider.left)
-        return decideNow(provider.right, credential.right, nowMillis)
+        if (!isCredential(credential)) return Either.left(credential)
+        const provider = providerFor(credential)
+        if (provider === undefined) return Either.left(unsupported(credential))
+        return decideNow(provider, credential, nowMillis)
       }
     })
   })

@@ -74,7 +74,7 @@ export const fromIdentity = (identity: Identity.Identity, sources: GrantSources)
  * @since 0.1.0
  */
 export const forRequest = (identity: Identity.Identity, sources: GrantSources): Principal => {
-  const request = Identity.clone(identity)
+  const loads = new GrantLoads(Identity.clone(identity), sources)
   return {
     id: identity.id,
     kind: identity.kind,
@@ -83,11 +83,28 @@ export const forRequest = (identity: Identity.Identity, sources: GrantSources): 
     email: identity.email,
     claims: identity.claims,
     grants: identity.grants,
-    groups: shared(Effect.suspend(() => sources.groups.lookup(request))),
-    roles: shared(Effect.suspend(() => sources.roles.lookup(request))),
-    permissions: shared(Effect.suspend(() => sources.permissions.lookup(request)))
+    groups: Effect.suspend(() => loads.of("groups")),
+    roles: Effect.suspend(() => loads.of("roles")),
+    permissions: Effect.suspend(() => loads.of("permissions"))
   }
 }
+
+/**
+ * One request's grant loads, each made on its first read and shared by every later one. Nothing is built
+ * for a kind nobody reads: most requests read none or one, and this runs on every request.
+ */
+class GrantLoads {
+  readonly #loads: { groups?: Load; roles?: Load; permissions?: Load } = {}
+  constructor(
+    readonly request: Identity.Identity,
+    readonly sources: GrantSources
+  ) {}
+  of(kind: keyof GrantSources): Load {
+    return (this.#loads[kind] ??= shared(Effect.suspend(() => this.sources[kind].lookup(this.request))))
+  }
+}
+
+type Load = Effect.Effect<ReadonlyArray<string>, AuthorizationError>
 
 /**
  * A principal as plain JSON data, with its grants loaded (what the gateway's `/whoami` answers).

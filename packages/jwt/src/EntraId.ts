@@ -445,6 +445,10 @@ export const issuer = (
         const verified = verifier.verifyNow?.(token, keys, nowMillis)
         return verified === undefined ? undefined : Either.flatMap(verified, (done) => checkTenant(settings, done))
       },
+      cachedNow: (token, nowMillis) => {
+        const hit = verifier.cachedNow?.(token, keys, nowMillis)
+        return hit === undefined ? undefined : checkTenant(settings, hit)
+      },
       identify: ({ claims }) => identify(claims)
     }
   })

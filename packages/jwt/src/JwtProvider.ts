@@ -5,15 +5,14 @@
  *
  * @since 0.1.0
  */
-import type { AuthProvider, Credential } from "@effect-auth/core"
-import { AuthError, Identity } from "@effect-auth/core"
+import type { AuthProvider } from "@effect-auth/core"
+import { AuthError, Credential, Identity } from "@effect-auth/core"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { issuerFromConfig as issuerFromSettings } from "./internal/config.js"
 import * as Compact from "./internal/compact.js"
@@ -48,6 +47,15 @@ export interface Issuer {
         nowMillis: number
       ) => Either.Either<JwtVerifier.Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> | undefined)
     | undefined
+  /**
+   * This issuer's answer for a token its verifier has cached (`JwtVerifier.cachedNow`, then any checks
+   * `verify` adds), or `undefined` when it has none at hand. Asked before the token is read, so a cached
+   * token costs no decoding. Optional; a wrapper that adds checks to `verify` must add them here too, or drop
+   * this.
+   */
+  readonly cachedNow?:
+    | ((token: string, nowMillis: number) => Either.Either<JwtVerifier.Verified, AuthError.InvalidToken> | undefined)
+    | undefined
 }
 
 /**
@@ -69,39 +77,58 @@ const defaultMaxTokenBytes = 8192
 export const make = (issuers: ReadonlyArray<Issuer>, options?: Options): AuthProvider.AuthProvider => {
   const maxTokenBytes = options?.maxTokenBytes ?? defaultMaxTokenBytes
   /** The issuer that verifies this token, chosen by its unverified `iss`, or why there is none. */
-  const issuerOf = (token: string): Either.Either<Issuer, AuthError.InvalidToken> => {
+  const issuerOf = (token: string): Issuer | AuthError.InvalidToken => {
     const iss = Compact.peekIssuer(token, maxTokenBytes)
     if (iss === undefined) {
       // Say precisely what is wrong: unreadable token, or a readable one without an issuer.
-      return Either.flatMap(Compact.decode(token, maxTokenBytes), () =>
-        Either.left(new AuthError.InvalidToken({ reason: "missing-claim", detail: "The token has no issuer" }))
-      )
+      const decoded = Compact.decode(token, maxTokenBytes)
+      return Either.isLeft(decoded)
+        ? decoded.left
+        : new AuthError.InvalidToken({ reason: "missing-claim", detail: "The token has no issuer" })
     }
-    const issuer = issuers.find((candidate) => candidate.accepts(iss))
-    return issuer === undefined
-      ? Either.left(new AuthError.InvalidToken({ reason: "unknown-issuer" }))
-      : Either.right(issuer)
+    return (
+      issuers.find((candidate) => candidate.accepts(iss)) ?? new AuthError.InvalidToken({ reason: "unknown-issuer" })
+    )
+  }
+  /**
+   * A token an issuer's cache holds, answered without reading it. Only the issuer that `iss` chooses ever
+   * verifies (and so caches) a token, so asking each in turn finds that one.
+   */
+  const cachedNow = (
+    token: string,
+    nowMillis: number
+  ): Either.Either<Identity.Identity, AuthError.InvalidToken> | undefined => {
+    if (Compact.isTooLarge(token, maxTokenBytes)) return undefined
+    for (const issuer of issuers) {
+      const hit = issuer.cachedNow?.(token, nowMillis)
+      if (hit !== undefined) return Either.isLeft(hit) ? Either.left(hit.left) : issuer.identify(hit.right)
+    }
+    return undefined
   }
   const unsupported = (credential: Credential.Credential) =>
     new AuthError.InvalidCredentials({ reason: "unsupported-scheme", scheme: credential._tag })
   return {
     name: "jwt",
     challenge: { scheme: "Bearer" },
-    accepts: (credential) => credential._tag === "Bearer" && Compact.looksLikeJwt(Redacted.value(credential.token)),
+    accepts: (credential) => credential._tag === "Bearer" && Compact.looksLikeJwt(Credential.bearerToken(credential)),
     authenticate: (credential: Credential.Credential) => {
       if (credential._tag !== "Bearer") return Effect.fail(unsupported(credential))
-      const token = Redacted.value(credential.token)
-      return Effect.flatMap(issuerOf(token), (issuer) => Effect.flatMap(issuer.verify(token), issuer.identify))
+      const token = Credential.bearerToken(credential)
+      const issuer = issuerOf(token)
+      if (issuer instanceof AuthError.InvalidToken) return Effect.fail(issuer)
+      return Effect.flatMap(issuer.verify(token), issuer.identify)
     },
     authenticateNow: (credential, nowMillis) => {
       if (credential._tag !== "Bearer") return Either.left(unsupported(credential))
-      const token = Redacted.value(credential.token)
+      const token = Credential.bearerToken(credential)
+      const cached = cachedNow(token, nowMillis)
+      if (cached !== undefined) return cached
       const issuer = issuerOf(token)
-      if (Either.isLeft(issuer)) return Either.left(issuer.left)
-      const verified = issuer.right.verifyNow?.(token, nowMillis)
+      if (issuer instanceof AuthError.InvalidToken) return Either.left(issuer)
+      const verified = issuer.verifyNow?.(token, nowMillis)
       if (verified === undefined) return undefined
       if (Either.isLeft(verified)) return Either.left(verified.left)
-      return issuer.right.identify(verified.right)
+      return issuer.identify(verified.right)
     }
   }
 }
@@ -270,6 +297,10 @@ export const issuer = (
       accepts: (iss) => iss === options.issuer,
       verify: (token) => verifier.verify(token, keys),
       verifyNow: (token, nowMillis) => verifier.verifyNow?.(token, keys, nowMillis),
+      cachedNow: (token, nowMillis) => {
+        const hit = verifier.cachedNow?.(token, keys, nowMillis)
+        return hit === undefined ? undefined : Either.right(hit)
+      },
       identify: ({ claims }) => identityFromClaims(name, claims, { mapping: options.claims, kind: kindOf(claims) })
     }
   })

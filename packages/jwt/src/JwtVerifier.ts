@@ -112,6 +112,14 @@ export interface JwtVerifier {
         nowMillis: number
       ) => Either.Either<Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> | undefined)
     | undefined
+  /**
+   * The verified-token cache's answer for `token`, from memory only: its verification when the cache holds
+   * one that still passes every time check and whose key the source still offers at hand, otherwise
+   * `undefined`. Decodes nothing, so a provider can ask before it reads the token (engine `"node"` only).
+   */
+  readonly cachedNow?:
+    | ((token: string, keys: KeySet.KeySource, nowMillis: number) => Verified | undefined)
+    | undefined
 }
 
 /**
@@ -271,34 +279,34 @@ const settings = (options: Options): Effect.Effect<Settings, ConfigError.ConfigE
 const checkHeader = (
   settings: Settings,
   header: Readonly<Record<string, unknown>>
-): Either.Either<{ readonly alg: KeySet.Algorithm; readonly kid: string | undefined }, AuthError.InvalidToken> => {
+): { readonly alg: KeySet.Algorithm; readonly kid: string | undefined } | AuthError.InvalidToken => {
   const alg = header.alg
   // The allow-list is the verifier's: `none`, HS* and anything else not configured stop here.
   if (!KeySet.isAlgorithm(alg) || !settings.algorithms.includes(alg)) {
-    return Either.left(fail("unsupported-algorithm", "The token's algorithm is not allowed"))
+    return fail("unsupported-algorithm", "The token's algorithm is not allowed")
   }
   const crit = header.crit
   if (crit !== undefined) {
     if (!Array.isArray(crit) || crit.length === 0 || !crit.every(isNonEmptyString)) {
-      return Either.left(fail("malformed", "The token's crit header is not a list of names"))
+      return fail("malformed", "The token's crit header is not a list of names")
     }
     // RFC 7515 §4.1.11: an extension we do not process must make the token invalid.
     if (!crit.every((name) => settings.critical.has(name))) {
-      return Either.left(fail("unsupported-critical-header", "The token has a critical header that is not understood"))
+      return fail("unsupported-critical-header", "The token has a critical header that is not understood")
     }
   }
   const kid = header.kid
   if (kid !== undefined && (typeof kid !== "string" || kid.length > maxKidLength)) {
-    return Either.left(fail("malformed", "The token's key id is not a string of at most 256 characters"))
+    return fail("malformed", "The token's key id is not a string of at most 256 characters")
   }
   // RFC 7797 unencoded payloads change what is signed; a JWT never uses them (RFC 7797 §7).
   if (header.b64 !== undefined && header.b64 !== true) {
-    return Either.left(fail("malformed", "The token uses an unencoded payload"))
+    return fail("malformed", "The token uses an unencoded payload")
   }
   if (header.typ !== undefined && typeof header.typ !== "string") {
-    return Either.left(fail("malformed", "The token's type is not a string"))
+    return fail("malformed", "The token's type is not a string")
   }
-  return Either.right({ alg, kid })
+  return { alg, kid }
 }
 
 type JoseFailure = { readonly code?: unknown; readonly claim?: unknown; readonly reason?: unknown }
@@ -424,6 +432,20 @@ const safely = (predicate: () => boolean): boolean => {
   }
 }
 
+/** A cache entry exists, but whether its key is still offered must be waited for. */
+const keysNotAtHand = Symbol("keysNotAtHand")
+
+/** The token hashed last and its digest: a provider's cache probe and the verification after it hash once. */
+let lastDigest: { readonly token: string; readonly digest: string } | undefined
+
+/** A token's cache key: its SHA-256 (one-shot `hash`, half the cost of a Hash object). */
+const tokenDigest = (token: string): string => {
+  if (lastDigest !== undefined && lastDigest.token === token) return lastDigest.digest
+  const digest = hash("sha256", token, "base64url")
+  lastDigest = { token, digest }
+  return digest
+}
+
 /** The window in which a verified token keeps passing every time check, or `undefined` if not cacheable. */
 const cacheWindow = (settings: Settings, claims: Claims): Omit<CacheEntry, "verified"> | undefined => {
   const { exp, iat, nbf } = claims
@@ -491,9 +513,8 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
     const cache = cacheOptions === undefined ? undefined : Lru.make<string, CacheEntry>(cacheOptions.maxEntries)
     const joseCrit = Object.fromEntries([...config.critical].map((name) => [name, true]))
 
-    /** The cache key of a token (its SHA-256, one-shot: half the cost of a Hash object), when caching. */
-    const digestOf = (token: string): string | undefined =>
-      cache === undefined ? undefined : hash("sha256", token, "base64url")
+    /** The cache key of a token, when caching. */
+    const digestOf = (token: string): string | undefined => (cache === undefined ? undefined : tokenDigest(token))
 
     /** A cached entry still inside its time window (expired ones are dropped). */
     const cachedEntry = (digest: string, now: number): CacheEntry | undefined => {
@@ -569,14 +590,16 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
       })
 
     /** Size, strict decoding and header checks: everything decided before a key is looked up. */
-    const prepare = (token: string): Either.Either<Prepared, AuthError.InvalidToken> =>
-      Either.flatMap(Compact.decode(token, config.maxTokenBytes), (decoded) =>
-        Either.flatMap(checkHeader(config, decoded.header), ({ alg, kid }) =>
-          decoded.signature.length === 0
-            ? Either.left(fail("bad-signature", "The token's signature does not verify"))
-            : Either.right({ decoded, alg, kid })
-        )
-      )
+    const prepare = (token: string): Either.Either<Prepared, AuthError.InvalidToken> => {
+      const decoded = Compact.decode(token, config.maxTokenBytes)
+      if (Either.isLeft(decoded)) return Either.left(decoded.left)
+      const checked = checkHeader(config, decoded.right.header)
+      if (checked instanceof AuthError.InvalidToken) return Either.left(checked)
+      if (decoded.right.signature.length === 0) {
+        return Either.left(fail("bad-signature", "The token's signature does not verify"))
+      }
+      return Either.right({ decoded: decoded.right, alg: checked.alg, kid: checked.kid })
+    }
 
     /** Our claim checks (after the signature, always), then the result, cached when it may be. */
     const complete = (
@@ -631,6 +654,28 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
       )
     }
 
+    /** A cached verification still valid at `now` whose key is at hand; `keysNotAtHand` when that is unknown yet. */
+    const cachedAtHand = (
+      digest: string,
+      now: number,
+      keysForNow: NonNullable<KeySet.KeySource["keysForNow"]>,
+      nowMillis: number
+    ): Verified | undefined | typeof keysNotAtHand => {
+      const entry = cachedEntry(digest, now)
+      if (entry === undefined) return undefined
+      const { key } = entry.verified
+      const offered = keysForNow({ alg: key.alg, kid: key.kid }, nowMillis)
+      return offered === undefined ? keysNotAtHand : stillVouches(digest, entry, offered)
+    }
+
+    const cachedNow = (token: string, keys: KeySet.KeySource, nowMillis: number): Verified | undefined => {
+      const keysForNow = keys.keysForNow
+      if (cache === undefined || engine !== "node" || keysForNow === undefined) return undefined
+      if (Compact.isTooLarge(token, config.maxTokenBytes)) return undefined
+      const hit = cachedAtHand(tokenDigest(token), Math.floor(nowMillis / 1000), keysForNow, nowMillis)
+      return hit === keysNotAtHand ? undefined : hit
+    }
+
     /**
      * The whole verification without a fiber, when the source has the keys at hand (`keysForNow`): the
      * same steps and decisions as `verify`, or `undefined` when keys must be waited for.
@@ -648,14 +693,9 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
       }
       const digest = digestOf(token)
       if (digest !== undefined) {
-        const entry = cachedEntry(digest, now)
-        if (entry !== undefined) {
-          const { key } = entry.verified
-          const offered = keysForNow({ alg: key.alg, kid: key.kid }, nowMillis)
-          if (offered === undefined) return undefined
-          const hit = stillVouches(digest, entry, offered)
-          if (hit !== undefined) return Either.right(hit)
-        }
+        const hit = cachedAtHand(digest, now, keysForNow, nowMillis)
+        if (hit === keysNotAtHand) return undefined
+        if (hit !== undefined) return Either.right(hit)
       }
       const prepared = prepare(token)
       if (Either.isLeft(prepared)) return Either.left(prepared.left)
@@ -712,5 +752,5 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
         return Effect.flatMap(cached(digest, now, keys), (hit) => (hit === undefined ? fresh() : Effect.succeed(hit)))
       })
 
-    return { verify, verifyNow }
+    return { verify, verifyNow, cachedNow }
   })

@@ -121,6 +121,42 @@ describe("JwtProvider", () => {
     )
   )
 
+  it.scopedLive("answers a cached token as the issuer that verified it did, and only while its entry holds", () =>
+    withHttp(
+      Effect.gen(function* () {
+        const a = yield* Issuer.scoped()
+        const b = yield* Issuer.scoped({ issuerPath: "/tenant-2" })
+        const verifier = { cache: { maxEntries: 10 } }
+        const provider = yield* JwtProvider.provider([
+          JwtProvider.issuer({ issuer: a.issuer, audience: "api", name: "a", verifier }),
+          JwtProvider.issuer({ issuer: b.issuer, audience: "api", name: "b", verifier })
+        ])
+        const token = yield* mint(b, {}, { subject: "ben", expiresIn: 60 })
+        const now = Date.now()
+        const lane = (at: number) => {
+          const decided = provider.authenticateNow?.(bearer(token), at)
+          return decided === undefined ? "effect path" : Either.isRight(decided) ? decided.right : decided.left
+        }
+        expect(yield* authenticate(provider, token)).toMatchObject({ id: "ben", provider: "b" })
+        // From b's cache, before the token is read: the same identity, named by the issuer that verified it.
+        expect(lane(now)).toMatchObject({ id: "ben", provider: "b" })
+        expect(lane(now)).toMatchObject({ id: "ben", provider: "b" })
+        // Past its exp the entry is no answer; the token is read and refused as it would be uncached.
+        expect(lane(now + 120_000)).toMatchObject({ _tag: "InvalidToken", reason: "expired" })
+        // Once b stops publishing the key (and the provider has refetched b's keys), the cached entry stops
+        // vouching for the token.
+        const retired = b.currentKey
+        yield* Effect.promise(() => b.rotate())
+        b.removeKey(retired.kid)
+        expect(yield* authenticate(provider, yield* mint(b, {}, { subject: "new-key" }))).toMatchObject({ id: "new-key" })
+        // The lane does not answer for a kid it does not hold; the Effect path refuses it.
+        expect(lane(now)).toBe("effect path")
+        expect(yield* Effect.flip(authenticate(provider, token))).toMatchObject({ _tag: "InvalidToken", reason: "unknown-key" })
+        expect(requestsTo(a)).toBe(0)
+      })
+    )
+  )
+
   it.scopedLive("maps custom claim names, and splits scope and scp strings", () =>
     withHttp(
       Effect.gen(function* () {

@@ -5,7 +5,7 @@
  * non-canonical base64url and keeps the last of duplicate JSON members. This module refuses both, so
  * the bytes we check are the only reading of the token.
  */
-import { AuthError } from "@effect-auth/core"
+import { AuthError, Credential } from "@effect-auth/core"
 import * as Either from "effect/Either"
 import { isUtf8 } from "node:buffer"
 
@@ -33,9 +33,10 @@ export const isTooLarge = (token: string, maxBytes: number): boolean =>
 /**
  * Decodes strict base64url: the URL-safe alphabet only, no padding, and canonical, i.e. the unused low
  * bits of the last character are zero. Two spellings of one signature must not both verify.
+ * `alphabetChecked`: the caller knows the segment holds base64url characters only.
  */
-export const decodeBase64url = (segment: string): Buffer | undefined => {
-  if (!base64url.test(segment)) return undefined
+export const decodeBase64url = (segment: string, alphabetChecked = false): Buffer | undefined => {
+  if (!alphabetChecked && !base64url.test(segment)) return undefined
   const rest = segment.length % 4
   if (rest === 1) return undefined
   if (rest !== 0) {
@@ -47,6 +48,18 @@ export const decodeBase64url = (segment: string): Buffer | undefined => {
   return Buffer.from(segment, "base64url")
 }
 
+/**
+ * Whether every character of the token is base64url's or a dot, checked on the whole token at once: a
+ * token68 (which the credential parser has just established, so this costs a comparison) without the four
+ * token68 characters base64url lacks. When not, each segment is checked on its own, to say which is wrong.
+ */
+const hasCompactAlphabet = (token: string): boolean =>
+  Credential.isToken68(token) &&
+  token.indexOf("+") === -1 &&
+  token.indexOf("/") === -1 &&
+  token.indexOf("~") === -1 &&
+  token.indexOf("=") === -1
+
 /** Whether the quote at `at` is escaped, i.e. preceded by an odd number of backslashes. */
 const isEscaped = (text: string, at: number): boolean => {
   let backslashes = 0
@@ -55,52 +68,53 @@ const isEscaped = (text: string, at: number): boolean => {
 }
 
 /**
- * Whether valid JSON text has two members with the same name in any object. Names are compared after
- * unescaping (`"s\u0075b"` is `"sub"`). Iterative, so deep nesting cannot overflow the stack.
+ * How many member names valid JSON text spells. Outside strings every quote opens one; a string is a name
+ * exactly when the next character after it that is not whitespace is a colon.
  */
-const hasDuplicateMembers = (text: string): boolean => {
-  // One frame per open object (its names so far) or array (null); `expectName` says the next string is a name.
-  const stack: Array<Set<string> | null> = []
-  let expectName = false
-  let i = 0
-  while (i < text.length) {
-    const c = text.charCodeAt(i)
-    if (c === 0x22 /* " */) {
-      // The text is valid JSON (it parsed), so every string ends; jump to its closing quote.
-      let end = text.indexOf('"', i + 1)
-      while (isEscaped(text, end)) end = text.indexOf('"', end + 1)
-      const top = stack[stack.length - 1]
-      if (expectName && top) {
-        // Only a name with an escape needs unescaping; most have none and are compared as they are.
-        const raw = text.slice(i + 1, end)
-        const name: unknown = raw.includes("\\") ? JSON.parse(text.slice(i, end + 1)) : raw
-        if (typeof name !== "string" || top.has(name)) return true
-        top.add(name)
-        expectName = false
-      }
-      i = end + 1
-      continue
-    }
-    if (c === 0x7b /* { */) {
-      stack.push(new Set())
-      expectName = true
-    } else if (c === 0x5b /* [ */) {
-      stack.push(null)
-      expectName = false
-    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
-      stack.pop()
-      expectName = false
-    } else if (c === 0x2c /* , */) {
-      const top = stack[stack.length - 1]
-      expectName = top !== undefined && top !== null
-    }
-    i++
+const countNames = (text: string): number => {
+  let names = 0
+  let open = text.indexOf('"')
+  while (open !== -1) {
+    let close = text.indexOf('"', open + 1)
+    while (isEscaped(text, close)) close = text.indexOf('"', close + 1)
+    let next = close + 1
+    let c = text.charCodeAt(next)
+    while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = text.charCodeAt(++next)
+    if (c === 0x3a /* : */) names++
+    open = text.indexOf('"', next)
   }
-  return false
+  return names
 }
 
-const parseObject = (segment: string): Record<string, unknown> | undefined => {
-  const bytes = decodeBase64url(segment)
+/** How many members the objects of a parsed JSON value have in all. Iterative: deep nesting cannot overflow. */
+const countMembers = (value: unknown): number => {
+  let members = 0
+  const pending: Array<unknown> = [value]
+  while (pending.length > 0) {
+    const next = pending.pop()
+    if (typeof next !== "object" || next === null) continue
+    if (Array.isArray(next)) {
+      for (const item of next) if (typeof item === "object" && item !== null) pending.push(item)
+      continue
+    }
+    for (const name in next) {
+      members++
+      const member: unknown = (next as Record<string, unknown>)[name]
+      if (typeof member === "object" && member !== null) pending.push(member)
+    }
+  }
+  return members
+}
+
+/**
+ * Whether valid JSON text has two members with the same name in one object (compared after unescaping:
+ * `"s\u0075b"` is `"sub"`). `JSON.parse` keeps only the last of them, so its objects then hold fewer members
+ * than the text has names; otherwise exactly as many.
+ */
+export const hasDuplicateMembers = (text: string, parsed: unknown): boolean => countNames(text) !== countMembers(parsed)
+
+const parseObject = (segment: string, alphabetChecked: boolean): Record<string, unknown> | undefined => {
+  const bytes = decodeBase64url(segment, alphabetChecked)
   if (bytes === undefined || bytes.length === 0) return undefined
   // Invalid UTF-8 is refused, never replaced by U+FFFD (which could make two byte strings one text).
   if (!isUtf8(bytes)) return undefined
@@ -113,24 +127,9 @@ const parseObject = (segment: string): Record<string, unknown> | undefined => {
     return undefined
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined
-  // JSON.parse keeps the last duplicate and jose does the same; another parser may keep the first. Text
-  // identical to its own re-serialization has no duplicates (each object would have lost a member), which
-  // is the common case and cheaper to establish than scanning.
-  if (!isOwnSerialization(value, text) && hasDuplicateMembers(text)) return undefined
+  // JSON.parse keeps the last duplicate and jose does the same; another parser may keep the first.
+  if (hasDuplicateMembers(text, value)) return undefined
   return value as Record<string, unknown>
-}
-
-/** Texts longer than this skip the re-serialization shortcut: `JSON.stringify` recurses, a deep text could overflow. */
-const maxShortcutLength = 2048
-
-/** Whether `text` is exactly how `JSON.stringify` writes `value` (then it cannot have duplicate members). */
-const isOwnSerialization = (value: unknown, text: string): boolean => {
-  if (text.length > maxShortcutLength) return false
-  try {
-    return JSON.stringify(value) === text
-  } catch {
-    return false
-  }
 }
 
 /** Freezes parsed JSON all the way down, so that one reader cannot change what another reads. */
@@ -156,10 +155,10 @@ export const deepFreeze = <A>(value: A): A => {
 const headers = new Map<string, Readonly<Record<string, unknown>>>()
 const maxHeaders = 64
 
-const parseHeader = (segment: string): Readonly<Record<string, unknown>> | undefined => {
+const parseHeader = (segment: string, alphabetChecked: boolean): Readonly<Record<string, unknown>> | undefined => {
   const known = headers.get(segment)
   if (known !== undefined) return known
-  const header = parseObject(segment)
+  const header = parseObject(segment, alphabetChecked)
   if (header === undefined) return undefined
   if (headers.size >= maxHeaders) headers.clear()
   headers.set(segment, deepFreeze(header))
@@ -196,25 +195,29 @@ const decodeUncached = (token: string, maxBytes: number): Either.Either<Decoded,
   const segments = token.split(".")
   if (segments.length !== 3) return Either.left(malformed("The token does not have three segments"))
   const [encodedHeader = "", encodedPayload = "", encodedSignature = ""] = segments
-  const header = parseHeader(encodedHeader)
+  const alphabetChecked = hasCompactAlphabet(token)
+  const header = parseHeader(encodedHeader, alphabetChecked)
   if (header === undefined) return Either.left(malformed("The token header is not a base64url JSON object"))
   if (typeof header.alg !== "string") return Either.left(malformed("The token header has no algorithm"))
-  const claims = parseObject(encodedPayload)
+  const claims = parseObject(encodedPayload, alphabetChecked)
   if (claims === undefined) return Either.left(malformed("The token payload is not a base64url JSON object"))
-  const signature = decodeBase64url(encodedSignature)
+  const signature = decodeBase64url(encodedSignature, alphabetChecked)
   if (signature === undefined) return Either.left(malformed("The token signature is not base64url"))
   // A slice of the token, not a concatenation: it is encoded for the signature check as one flat string.
   const signingInput = token.slice(0, encodedHeader.length + 1 + encodedPayload.length)
   return Either.right({ header, claims, signingInput, signature })
 }
 
-const shape = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
-
 /**
- * Whether a string has the shape of a signed JWT (three non-empty base64url segments, a header that
- * starts like a JSON object). Decodes nothing; for choosing a provider only.
+ * Whether a string has the shape of a signed JWT: three non-empty segments, the first starting like a JSON
+ * object. For choosing a provider only: it reads no more than that, and decoding checks every character.
  */
-export const looksLikeJwt = (token: string): boolean => shape.test(token)
+export const looksLikeJwt = (token: string): boolean => {
+  if (!token.startsWith("eyJ")) return false
+  const first = token.indexOf(".")
+  const second = token.indexOf(".", first + 1)
+  return second > first + 1 && second < token.length - 1 && token.indexOf(".", second + 1) === -1
+}
 
 /**
  * The unverified `iss` claim, for choosing which issuer verifies the token; never for trusting it.

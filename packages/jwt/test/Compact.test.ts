@@ -1,0 +1,130 @@
+import { describe, expect, it } from "@effect/vitest"
+import fc from "fast-check"
+import { hasDuplicateMembers, looksLikeJwt } from "../src/internal/compact.js"
+
+/**
+ * The reference: a small recursive-descent reader of valid JSON that compares each object's member names
+ * itself (after unescaping), independent of `JSON.parse`'s member counts that the module relies on.
+ */
+const referenceHasDuplicates = (text: string): boolean => {
+  let at = 0
+  let duplicate = false
+  const space = () => {
+    while (/[ \t\n\r]/.test(text.charAt(at))) at++
+  }
+  const string = (): string => {
+    const start = at
+    at++
+    while (text.charAt(at) !== '"') at += text.charAt(at) === "\\" ? 2 : 1
+    at++
+    return JSON.parse(text.slice(start, at)) as string
+  }
+  const value = (): void => {
+    space()
+    const c = text.charAt(at)
+    if (c === "{") {
+      at++
+      const names = new Set<string>()
+      space()
+      if (text.charAt(at) === "}") {
+        at++
+        return
+      }
+      for (;;) {
+        space()
+        const name = string()
+        if (names.has(name)) duplicate = true
+        names.add(name)
+        space()
+        at++ // :
+        value()
+        space()
+        if (text.charAt(at++) === "}") return
+      }
+    }
+    if (c === "[") {
+      at++
+      space()
+      if (text.charAt(at) === "]") {
+        at++
+        return
+      }
+      for (;;) {
+        value()
+        space()
+        if (text.charAt(at++) === "]") return
+      }
+    }
+    if (c === '"') {
+      string()
+      return
+    }
+    while (at < text.length && !/[,}\]\s]/.test(text.charAt(at))) at++
+  }
+  value()
+  return duplicate
+}
+
+/** Names that collide often, spelt plainly, with escapes, with quotes, colons and backslashes inside. */
+const name = fc.constantFrom("a", "b", "sub", "s\u0075b", 'q"', "c:", "\\", "\\u0061", ":", " ", "\u00e9", "")
+const scalar = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), name, fc.string())
+
+/** JSON text whose objects may repeat member names, with arbitrary whitespace between tokens. */
+const jsonText: fc.Arbitrary<string> = fc.letrec<{ value: string; object: string; array: string }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    scalar.map((v) => JSON.stringify(v)),
+    tie("object"),
+    tie("array")
+  ),
+  object: fc
+    .array(fc.tuple(name, tie("value"), fc.constantFrom("", " ", "\n\t ")), { maxLength: 5 })
+    .map((members) => `{${members.map(([key, v, ws]) => `${ws}${JSON.stringify(key)}${ws}:${ws}${v}${ws}`).join(",")}}`),
+  array: fc.array(tie("value"), { maxLength: 4 }).map((items) => `[${items.join(", ")}]`)
+})).object
+
+describe("compact: duplicate member names", () => {
+  it("agrees with an independent reader on generated JSON (duplicates, escapes, nesting, whitespace)", () => {
+    fc.assert(
+      fc.property(jsonText, (text) => {
+        const parsed: unknown = JSON.parse(text)
+        expect(hasDuplicateMembers(text, parsed)).toBe(referenceHasDuplicates(text))
+      }),
+      { numRuns: 3000, seed: 7 }
+    )
+  })
+
+  it("finds duplicates however they are spelt, and only them", () => {
+    const cases: ReadonlyArray<readonly [string, boolean]> = [
+      ['{"sub":"a","sub":"b"}', true],
+      ['{"sub":"a","s\\u0075b":"b"}', true],
+      ['{"a":1,"a" :2}', true],
+      ['{"ctx":{"role":"user","role":"admin"}}', true],
+      ['[{"a":1},{"a":1}]', false],
+      ['{"a":{"a":{"a":1}}}', false],
+      ['{"a":":","b":"\\":"}', false],
+      ['{"a\\\\":1,"a":2}', false],
+      ['{"__proto__":1,"__proto__":2}', true],
+      ['{"__proto__":{"a":1},"b":2}', false]
+    ]
+    for (const [text, expected] of cases) expect(hasDuplicateMembers(text, JSON.parse(text)), text).toBe(expected)
+  })
+
+  it("reads a deeply nested text without overflowing the stack", () => {
+    const depth = 100_000
+    const text = `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`
+    const parsed: unknown = JSON.parse(text)
+    expect(hasDuplicateMembers(text, parsed)).toBe(false)
+  })
+})
+
+describe("compact: looksLikeJwt", () => {
+  it("takes three non-empty segments starting like a JSON object, whatever the characters", () => {
+    expect(looksLikeJwt("eyJh.eyJz.c2ln")).toBe(true)
+    // Characters are decoding's concern: the provider still takes it, and decoding refuses it.
+    expect(looksLikeJwt("eyJh.ey+z.c2ln")).toBe(true)
+    for (const token of ["abc.def.ghi", "eyJh.eyJz", "eyJh.eyJz.c2ln.x", "eyJh..c2ln", "eyJh.eyJz.", "eyJ.", "eyJ"]) {
+      expect(looksLikeJwt(token), token).toBe(false)
+    }
+  })
+})
