@@ -69,8 +69,10 @@ export const make = (options: Options): Effect.Effect<Authenticator> =>
     const challenges = dedupeChallenges(providers.map((provider) => provider.challenge))
     const toPrincipal = (identity: Identity.Identity) => Principal.fromIdentity(identity, sources)
     /** The first provider that takes the credential; none means it is refused, never waved through. */
-    const providerFor = (credential: Credential.Credential): AuthProvider | undefined =>
-      providers.find((candidate) => candidate.accepts(credential))
+    const providerFor = (credential: Credential.Credential): AuthProvider | undefined => {
+      for (const provider of providers) if (provider.accepts(credential)) return provider
+      return undefined
+    }
     const unsupported = (credential: Credential.Credential) =>
       new InvalidCredentials({ reason: "unsupported-scheme", scheme: credential._tag })
     /** The synchronous lane's decision, or `undefined` when the provider has to be run as an Effect. */

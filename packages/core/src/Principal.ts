@@ -74,7 +74,7 @@ export const fromIdentity = (identity: Identity.Identity, sources: GrantSources)
  * @since 0.1.0
  */
 export const forRequest = (identity: Identity.Identity, sources: GrantSources): Principal => {
-  const loads = new GrantLoads(Identity.clone(identity), sources)
+  const loads = new GrantLoads(identity, sources)
   return {
     id: identity.id,
     kind: identity.kind,
@@ -83,24 +83,38 @@ export const forRequest = (identity: Identity.Identity, sources: GrantSources): 
     email: identity.email,
     claims: identity.claims,
     grants: identity.grants,
-    groups: Effect.suspend(() => loads.of("groups")),
-    roles: Effect.suspend(() => loads.of("roles")),
-    permissions: Effect.suspend(() => loads.of("permissions"))
+    groups: Effect.suspend(() => loads.groups()),
+    roles: Effect.suspend(() => loads.roles()),
+    permissions: Effect.suspend(() => loads.permissions())
   }
 }
 
 /**
- * One request's grant loads, each made on its first read and shared by every later one. Nothing is built
- * for a kind nobody reads: most requests read none or one, and this runs on every request.
+ * One request's grant loads, each made on its first read and shared by every later one, with the request's
+ * copy of the identity made on the first. Nothing is built for a kind nobody reads: most requests read none
+ * or one, and this runs on every request.
  */
 class GrantLoads {
-  readonly #loads: { groups?: Load; roles?: Load; permissions?: Load } = {}
+  #request: Identity.Identity | undefined
+  #groups: Load | undefined
+  #roles: Load | undefined
+  #permissions: Load | undefined
   constructor(
-    readonly request: Identity.Identity,
+    readonly identity: Identity.Identity,
     readonly sources: GrantSources
   ) {}
-  of(kind: keyof GrantSources): Load {
-    return (this.#loads[kind] ??= shared(Effect.suspend(() => this.sources[kind].lookup(this.request))))
+  groups(): Load {
+    return (this.#groups ??= this.load(this.sources.groups))
+  }
+  roles(): Load {
+    return (this.#roles ??= this.load(this.sources.roles))
+  }
+  permissions(): Load {
+    return (this.#permissions ??= this.load(this.sources.permissions))
+  }
+  private load(source: GrantsLookup): Load {
+    const request = (this.#request ??= Identity.clone(this.identity))
+    return shared(Effect.suspend(() => source.lookup(request)))
   }
 }
 

@@ -86,9 +86,8 @@ export const make = (issuers: ReadonlyArray<Issuer>, options?: Options): AuthPro
         ? decoded.left
         : new AuthError.InvalidToken({ reason: "missing-claim", detail: "The token has no issuer" })
     }
-    return (
-      issuers.find((candidate) => candidate.accepts(iss)) ?? new AuthError.InvalidToken({ reason: "unknown-issuer" })
-    )
+    for (const issuer of issuers) if (issuer.accepts(iss)) return issuer
+    return new AuthError.InvalidToken({ reason: "unknown-issuer" })
   }
   /**
    * A token an issuer's cache holds, answered without reading it. Only the issuer that `iss` chooses ever
@@ -202,22 +201,28 @@ export const identityFromClaims = (
     const reason = claims[idClaim] === undefined ? "missing-claim" : "invalid-claim"
     return Either.left(new AuthError.InvalidToken({ reason, detail: `The token's "${idClaim}" claim is not usable` }))
   }
-  return Either.right(
-    Identity.make({
-      id,
-      kind: options?.kind ?? "user",
-      provider,
-      name: stringClaim(claims, mapping?.name ?? "name"),
-      email: stringClaim(claims, mapping?.email ?? "email"),
-      claims,
-      grants: {
-        groups: Identity.namesFromClaims(claims, mapping?.groups ?? ["groups"]),
-        roles: Identity.namesFromClaims(claims, mapping?.roles ?? ["roles"]),
-        permissions: Identity.namesFromClaims(claims, mapping?.permissions ?? ["permissions", "scope", "scp"])
-      }
-    })
-  )
+  // A fresh object of exactly the identity's fields (what `Identity.make` would copy it into).
+  return Either.right({
+    id,
+    kind: options?.kind ?? "user",
+    provider,
+    name: stringClaim(claims, mapping?.name ?? "name"),
+    email: stringClaim(claims, mapping?.email ?? "email"),
+    claims,
+    grants: {
+      groups: Identity.namesFromClaims(claims, mapping?.groups ?? defaultClaims.groups),
+      roles: Identity.namesFromClaims(claims, mapping?.roles ?? defaultClaims.roles),
+      permissions: Identity.namesFromClaims(claims, mapping?.permissions ?? defaultClaims.permissions)
+    }
+  })
 }
+
+/** Where grants are read from by default (see {@link ClaimMapping}). */
+const defaultClaims = {
+  groups: ["groups"],
+  roles: ["roles"],
+  permissions: ["permissions", "scope", "scp"]
+} as const
 
 /**
  * A client-credentials token speaks for the client itself: RFC 9068 puts the client's id in `sub`.

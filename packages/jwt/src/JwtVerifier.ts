@@ -378,8 +378,8 @@ const checkClaims = (
   }
   const { exp, iat, nbf } = claims
   // JSON `1e400` parses to Infinity, which every comparison below would treat as "never expires".
-  for (const value of [exp, nbf, iat]) {
-    if (value !== undefined && !isDate(value)) return fail("invalid-claim", "A date claim is not a non-negative number")
+  if ((exp !== undefined && !isDate(exp)) || (nbf !== undefined && !isDate(nbf)) || (iat !== undefined && !isDate(iat))) {
+    return fail("invalid-claim", "A date claim is not a non-negative number")
   }
   if (exp === undefined && settings.requireExp) return fail("missing-claim", "The token has no expiry (exp)")
   if (isDate(exp) && exp <= now - tolerance) return fail("expired", "The token has expired")
@@ -397,13 +397,16 @@ const checkClaims = (
   if (settings.audiences !== undefined) {
     const aud = claims.aud
     if (aud === undefined) return fail("missing-claim", "The token has no audience (aud)")
-    const values: ReadonlyArray<unknown> = Array.isArray(aud) ? aud : [aud]
-    if (!values.every((value) => typeof value === "string")) {
-      return fail("invalid-claim", "The token's audience is not a string or a list of strings")
-    }
     const audiences = settings.audiences
-    if (!values.some((value) => typeof value === "string" && audiences.includes(value))) {
-      return fail("wrong-audience", "The token is not meant for this audience")
+    if (typeof aud === "string") {
+      if (!audiences.includes(aud)) return fail("wrong-audience", "The token is not meant for this audience")
+    } else {
+      if (!Array.isArray(aud) || !aud.every((value) => typeof value === "string")) {
+        return fail("invalid-claim", "The token's audience is not a string or a list of strings")
+      }
+      if (!aud.some((value: string) => audiences.includes(value))) {
+        return fail("wrong-audience", "The token is not meant for this audience")
+      }
     }
   }
   if (claims.sub !== undefined && typeof claims.sub !== "string") {

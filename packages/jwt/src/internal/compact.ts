@@ -134,6 +134,8 @@ const parseObject = (segment: string, alphabetChecked: boolean): Record<string, 
 
 /** Freezes parsed JSON all the way down, so that one reader cannot change what another reads. */
 export const deepFreeze = <A>(value: A): A => {
+  // Frozen already (a cached header): only this function freezes these objects, children first-come, so all of it is.
+  if (Object.isFrozen(value)) return value
   const pending: Array<unknown> = [value]
   while (pending.length > 0) {
     const next = pending.pop()
@@ -192,9 +194,14 @@ const decodeUncached = (token: string, maxBytes: number): Either.Either<Decoded,
   if (isTooLarge(token, maxBytes)) {
     return Either.left(new InvalidToken({ reason: "too-large", detail: "The token is larger than allowed" }))
   }
-  const segments = token.split(".")
-  if (segments.length !== 3) return Either.left(malformed("The token does not have three segments"))
-  const [encodedHeader = "", encodedPayload = "", encodedSignature = ""] = segments
+  const first = token.indexOf(".")
+  const second = token.indexOf(".", first + 1)
+  if (first === -1 || second === -1 || token.indexOf(".", second + 1) !== -1) {
+    return Either.left(malformed("The token does not have three segments"))
+  }
+  const encodedHeader = token.slice(0, first)
+  const encodedPayload = token.slice(first + 1, second)
+  const encodedSignature = token.slice(second + 1)
   const alphabetChecked = hasCompactAlphabet(token)
   const header = parseHeader(encodedHeader, alphabetChecked)
   if (header === undefined) return Either.left(malformed("The token header is not a base64url JSON object"))
@@ -204,7 +211,7 @@ const decodeUncached = (token: string, maxBytes: number): Either.Either<Decoded,
   const signature = decodeBase64url(encodedSignature, alphabetChecked)
   if (signature === undefined) return Either.left(malformed("The token signature is not base64url"))
   // A slice of the token, not a concatenation: it is encoded for the signature check as one flat string.
-  const signingInput = token.slice(0, encodedHeader.length + 1 + encodedPayload.length)
+  const signingInput = token.slice(0, second)
   return Either.right({ header, claims, signingInput, signature })
 }
 
