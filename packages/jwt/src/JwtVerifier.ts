@@ -117,9 +117,7 @@ export interface JwtVerifier {
    * one that still passes every time check and whose key the source still offers at hand, otherwise
    * `undefined`. Decodes nothing, so a provider can ask before it reads the token (engine `"node"` only).
    */
-  readonly cachedNow?:
-    | ((token: string, keys: KeySet.KeySource, nowMillis: number) => Verified | undefined)
-    | undefined
+  readonly cachedNow?: ((token: string, keys: KeySet.KeySource, nowMillis: number) => Verified | undefined) | undefined
 }
 
 /**
@@ -378,7 +376,11 @@ const checkClaims = (
   }
   const { exp, iat, nbf } = claims
   // JSON `1e400` parses to Infinity, which every comparison below would treat as "never expires".
-  if ((exp !== undefined && !isDate(exp)) || (nbf !== undefined && !isDate(nbf)) || (iat !== undefined && !isDate(iat))) {
+  if (
+    (exp !== undefined && !isDate(exp)) ||
+    (nbf !== undefined && !isDate(nbf)) ||
+    (iat !== undefined && !isDate(iat))
+  ) {
     return fail("invalid-claim", "A date claim is not a non-negative number")
   }
   if (exp === undefined && settings.requireExp) return fail("missing-claim", "The token has no expiry (exp)")

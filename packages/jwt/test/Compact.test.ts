@@ -79,7 +79,9 @@ const jsonText: fc.Arbitrary<string> = fc.letrec<{ value: string; object: string
   ),
   object: fc
     .array(fc.tuple(name, tie("value"), fc.constantFrom("", " ", "\n\t ")), { maxLength: 5 })
-    .map((members) => `{${members.map(([key, v, ws]) => `${ws}${JSON.stringify(key)}${ws}:${ws}${v}${ws}`).join(",")}}`),
+    .map(
+      (members) => `{${members.map(([key, v, ws]) => `${ws}${JSON.stringify(key)}${ws}:${ws}${v}${ws}`).join(",")}}`
+    ),
   array: fc.array(tie("value"), { maxLength: 4 }).map((items) => `[${items.join(", ")}]`)
 })).object
 

@@ -148,10 +148,15 @@ describe("JwtProvider", () => {
         const retired = b.currentKey
         yield* Effect.promise(() => b.rotate())
         b.removeKey(retired.kid)
-        expect(yield* authenticate(provider, yield* mint(b, {}, { subject: "new-key" }))).toMatchObject({ id: "new-key" })
+        expect(yield* authenticate(provider, yield* mint(b, {}, { subject: "new-key" }))).toMatchObject({
+          id: "new-key"
+        })
         // The lane does not answer for a kid it does not hold; the Effect path refuses it.
         expect(lane(now)).toBe("effect path")
-        expect(yield* Effect.flip(authenticate(provider, token))).toMatchObject({ _tag: "InvalidToken", reason: "unknown-key" })
+        expect(yield* Effect.flip(authenticate(provider, token))).toMatchObject({
+          _tag: "InvalidToken",
+          reason: "unknown-key"
+        })
         expect(requestsTo(a)).toBe(0)
       })
     )

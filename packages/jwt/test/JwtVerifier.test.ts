@@ -504,32 +504,34 @@ describe("JwtVerifier cache", () => {
     })
   )
 
-  it.effect("cachedNow answers from the cache only: after a verification, inside its window, while its key is offered", () =>
-    Effect.gen(function* () {
-      const { set, verifier } = yield* setup({ cache: { maxEntries: 10 } })
-      const token = yield* mint({ claims: { exp: T0 + 60 } })
-      const now = T0 * 1000
-      // Nothing is verified by asking.
-      expect(verifier.cachedNow?.(token, set, now)).toBeUndefined()
-      const verified = yield* verifier.verify(token, set)
-      expect(verifier.cachedNow?.(token, set, now)).toBe(verified)
-      // Past exp (and the 30 s tolerance) the entry is no answer; neither is a source without its key.
-      expect(verifier.cachedNow?.(token, set, (T0 + 60 + 30) * 1000)).toBeUndefined()
-      expect(verifier.cachedNow?.(token, yield* keySet(keys.ES256), now)).toBeUndefined()
-      // The entry the rotated source dropped stays dropped.
-      expect(verifier.cachedNow?.(token, set, now)).toBeUndefined()
-      // A tampered token is another entry: never the verified one's answer.
-      yield* verifier.verify(token, set)
-      const [header, payload, signature] = token.split(".")
-      expect(verifier.cachedNow?.(`${header}.${payload}.${signature?.slice(0, -2)}AA`, set, now)).toBeUndefined()
-      // Without a cache, and on the jose engine (the reference, no fast lanes), there is never an answer.
-      const { verifier: uncached } = yield* setup()
-      yield* uncached.verify(token, set)
-      expect(uncached.cachedNow?.(token, set, now)).toBeUndefined()
-      const { verifier: jose } = yield* setup({ cache: { maxEntries: 10 }, engine: "jose" })
-      yield* jose.verify(token, set)
-      expect(jose.cachedNow?.(token, set, now)).toBeUndefined()
-    })
+  it.effect(
+    "cachedNow answers from the cache only: after a verification, inside its window, while its key is offered",
+    () =>
+      Effect.gen(function* () {
+        const { set, verifier } = yield* setup({ cache: { maxEntries: 10 } })
+        const token = yield* mint({ claims: { exp: T0 + 60 } })
+        const now = T0 * 1000
+        // Nothing is verified by asking.
+        expect(verifier.cachedNow?.(token, set, now)).toBeUndefined()
+        const verified = yield* verifier.verify(token, set)
+        expect(verifier.cachedNow?.(token, set, now)).toBe(verified)
+        // Past exp (and the 30 s tolerance) the entry is no answer; neither is a source without its key.
+        expect(verifier.cachedNow?.(token, set, (T0 + 60 + 30) * 1000)).toBeUndefined()
+        expect(verifier.cachedNow?.(token, yield* keySet(keys.ES256), now)).toBeUndefined()
+        // The entry the rotated source dropped stays dropped.
+        expect(verifier.cachedNow?.(token, set, now)).toBeUndefined()
+        // A tampered token is another entry: never the verified one's answer.
+        yield* verifier.verify(token, set)
+        const [header, payload, signature] = token.split(".")
+        expect(verifier.cachedNow?.(`${header}.${payload}.${signature?.slice(0, -2)}AA`, set, now)).toBeUndefined()
+        // Without a cache, and on the jose engine (the reference, no fast lanes), there is never an answer.
+        const { verifier: uncached } = yield* setup()
+        yield* uncached.verify(token, set)
+        expect(uncached.cachedNow?.(token, set, now)).toBeUndefined()
+        const { verifier: jose } = yield* setup({ cache: { maxEntries: 10 }, engine: "jose" })
+        yield* jose.verify(token, set)
+        expect(jose.cachedNow?.(token, set, now)).toBeUndefined()
+      })
   )
 
   it.effect("a cache belongs to one verifier", () =>
