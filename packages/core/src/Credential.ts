@@ -8,6 +8,8 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import * as Equal from "effect/Equal"
+import * as Hash from "effect/Hash"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { InvalidCredentials, MissingCredentials } from "./AuthError.js"
@@ -42,9 +44,10 @@ export {
  * A Bearer credential as {@link parse} reads it from a header, on every request. Wrapping the token in
  * `Redacted` costs a WeakMap entry (about 0.5 µs, and garbage the collector has to trace), so it is made only
  * when `token` is read; providers read the string with {@link bearerToken}. The string sits in a private
- * field, which nothing enumerates, logs or serializes.
+ * field, which nothing enumerates, logs or serializes. Being a class instance, it loses `token` when spread:
+ * copy it with `Credential.Bearer({ token: credential.token })`.
  */
-class ParsedBearer {
+class ParsedBearer implements Equal.Equal {
   readonly _tag = "Bearer" as const
   readonly #value: string
   #token: Redacted.Redacted<string> | undefined
@@ -56,6 +59,16 @@ class ParsedBearer {
   }
   static valueOf(credential: ParsedBearer): string {
     return credential.#value
+  }
+  // Equal and hashed by value, and logged, as the `Data` value `Credential.Bearer` makes.
+  [Equal.symbol](that: Equal.Equal): boolean {
+    return that instanceof ParsedBearer && that.#value === this.#value
+  }
+  [Hash.symbol](): number {
+    return Hash.cached(this, Hash.combine(Hash.string("Bearer"))(Hash.string(this.#value)))
+  }
+  toJSON(): unknown {
+    return { _tag: this._tag, token: "<redacted>" }
   }
 }
 
@@ -137,8 +150,9 @@ const single = (
   if (read === undefined) return undefined
   // `headersDistinct` style: one entry per header line; two Authorization lines are refused.
   if (typeof read !== "string" && read.length > 1) return invalid("multiple-headers", scheme)
-  const value = typeof read === "string" ? read : read[0]
-  if (value === undefined) return undefined
+  const value: unknown = typeof read === "string" ? read : read[0]
+  // Hand-built header objects can hold anything; only a string is a header value.
+  if (typeof value !== "string") return undefined
   // Length in UTF-16 units bounds the byte length from below; measure bytes only when it could matter.
   if (value.length > maxBytes || (value.length * 3 > maxBytes && Buffer.byteLength(value) > maxBytes)) {
     return invalid("too-large", scheme)

@@ -67,10 +67,17 @@ const readLines = (file: string) =>
     return text.slice(0, -1).split("\n")
   })
 
+/** The complete lines of a file being written: a read can catch a write half done (Linux reads do not wait). */
+const completeLines = (file: string) =>
+  Effect.promise(async () => {
+    const text = await Fs.readFile(file, "utf8").catch(() => "")
+    return text.split("\n").slice(0, -1)
+  })
+
 const waitForLines = (file: string, count: number) =>
   Effect.gen(function* () {
     for (let attempt = 0; attempt < 500; attempt++) {
-      const lines = yield* readLines(file)
+      const lines = yield* completeLines(file)
       if (lines.length >= count) return lines
       yield* Effect.sleep("10 millis")
     }

@@ -17,6 +17,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as CacheProbe from "./internal/cacheProbe.js"
 import { issuerFromConfig as issuerFromSettings } from "./internal/config.js"
 import { FetchFailure, fetchJson } from "./internal/fetchJson.js"
 import * as JwksCache from "./JwksCache.js"
@@ -437,7 +438,7 @@ export const issuer = (
       provider: name,
       url: Effect.provideService(jwksUri(settings, options), HttpClient.HttpClient, client)
     })
-    return {
+    const built: JwtProvider.Issuer = {
       name,
       accepts,
       verify: (token) => Effect.flatMap(verifier.verify(token, keys), (verified) => checkTenant(settings, verified)),
@@ -445,12 +446,12 @@ export const issuer = (
         const verified = verifier.verifyNow?.(token, keys, nowMillis)
         return verified === undefined ? undefined : Either.flatMap(verified, (done) => checkTenant(settings, done))
       },
-      cachedNow: (token, nowMillis) => {
-        const hit = verifier.cachedNow?.(token, keys, nowMillis)
-        return hit === undefined ? undefined : checkTenant(settings, hit)
-      },
       identify: ({ claims }) => identify(claims)
     }
+    return CacheProbe.register(built, (token, nowMillis) => {
+      const hit = verifier.cachedNow?.(token, keys, nowMillis)
+      return hit === undefined ? undefined : checkTenant(settings, hit)
+    })
   })
 
 /**

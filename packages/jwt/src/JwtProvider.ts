@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as CacheProbe from "./internal/cacheProbe.js"
 import { issuerFromConfig as issuerFromSettings } from "./internal/config.js"
 import * as Compact from "./internal/compact.js"
 import * as JwksCache from "./JwksCache.js"
@@ -47,15 +48,6 @@ export interface Issuer {
         nowMillis: number
       ) => Either.Either<JwtVerifier.Verified, AuthError.InvalidToken | AuthError.ProviderUnavailable> | undefined)
     | undefined
-  /**
-   * This issuer's answer for a token its verifier has cached (`JwtVerifier.cachedNow`, then any checks
-   * `verify` adds), or `undefined` when it has none at hand. Asked before the token is read, so a cached
-   * token costs no decoding. Optional; a wrapper that adds checks to `verify` must add them here too, or drop
-   * this.
-   */
-  readonly cachedNow?:
-    | ((token: string, nowMillis: number) => Either.Either<JwtVerifier.Verified, AuthError.InvalidToken> | undefined)
-    | undefined
 }
 
 /**
@@ -86,21 +78,34 @@ export const make = (issuers: ReadonlyArray<Issuer>, options?: Options): AuthPro
         ? decoded.left
         : new AuthError.InvalidToken({ reason: "missing-claim", detail: "The token has no issuer" })
     }
-    for (const issuer of issuers) if (issuer.accepts(iss)) return issuer
-    return new AuthError.InvalidToken({ reason: "unknown-issuer" })
+    return chosenBy(iss) ?? new AuthError.InvalidToken({ reason: "unknown-issuer" })
   }
+  /** The issuer `iss` picks: the first that accepts it. */
+  const chosenBy = (iss: string): Issuer | undefined => {
+    for (const issuer of issuers) if (issuer.accepts(iss)) return issuer
+    return undefined
+  }
+  /** The issuers built by this package that cache verified tokens, with their cache probes. */
+  const probes = issuers.flatMap((issuer) => {
+    const probe = CacheProbe.probeOf(issuer)
+    return probe === undefined ? [] : [{ issuer, probe }]
+  })
   /**
-   * A token an issuer's cache holds, answered without reading it. Only the issuer that `iss` chooses ever
-   * verifies (and so caches) a token, so asking each in turn finds that one.
+   * A token an issuer's cache holds, answered without reading it first. The hit counts only when its `iss`
+   * picks that same issuer here: a cache can be filled through another provider or a direct `verify`.
    */
   const cachedNow = (
     token: string,
     nowMillis: number
   ): Either.Either<Identity.Identity, AuthError.InvalidToken> | undefined => {
-    if (Compact.isTooLarge(token, maxTokenBytes)) return undefined
-    for (const issuer of issuers) {
-      const hit = issuer.cachedNow?.(token, nowMillis)
-      if (hit !== undefined) return Either.isLeft(hit) ? Either.left(hit.left) : issuer.identify(hit.right)
+    if (probes.length === 0 || Compact.isTooLarge(token, maxTokenBytes)) return undefined
+    for (const { issuer, probe } of probes) {
+      const hit = probe(token, nowMillis)
+      if (hit === undefined) continue
+      if (Either.isLeft(hit)) return Either.left(hit.left)
+      const iss = hit.right.claims.iss
+      if (typeof iss !== "string" || chosenBy(iss) !== issuer) return undefined
+      return issuer.identify(hit.right)
     }
     return undefined
   }
@@ -297,17 +302,17 @@ export const issuer = (
       url: options.jwksUrl ?? Oidc.jwksUri(options.issuer, { provider: name })
     })
     const kindOf = options.kind ?? ((claims) => (isClientCredentials(claims) ? "machine" : "user"))
-    return {
+    const built: Issuer = {
       name,
       accepts: (iss) => iss === options.issuer,
       verify: (token) => verifier.verify(token, keys),
       verifyNow: (token, nowMillis) => verifier.verifyNow?.(token, keys, nowMillis),
-      cachedNow: (token, nowMillis) => {
-        const hit = verifier.cachedNow?.(token, keys, nowMillis)
-        return hit === undefined ? undefined : Either.right(hit)
-      },
       identify: ({ claims }) => identityFromClaims(name, claims, { mapping: options.claims, kind: kindOf(claims) })
     }
+    return CacheProbe.register(built, (token, nowMillis) => {
+      const hit = verifier.cachedNow?.(token, keys, nowMillis)
+      return hit === undefined ? undefined : Either.right(hit)
+    })
   })
 
 const list = (name: string) =>

@@ -112,6 +112,18 @@ describe("compact: duplicate member names", () => {
     for (const [text, expected] of cases) expect(hasDuplicateMembers(text, JSON.parse(text)), text).toBe(expected)
   })
 
+  it("counts own members only, also when Object.prototype has an enumerable property", () => {
+    const texts = ['{"a":1}', '{"a":1,"a":2}', '{"a":{"b":1}}']
+    Object.defineProperty(Object.prototype, "polluted", { value: 1, enumerable: true, configurable: true })
+    let found: Array<boolean>
+    try {
+      found = texts.map((text) => hasDuplicateMembers(text, JSON.parse(text)))
+    } finally {
+      Reflect.deleteProperty(Object.prototype, "polluted")
+    }
+    expect(found).toEqual([false, true, false])
+  })
+
   it("reads a deeply nested text without overflowing the stack", () => {
     const depth = 100_000
     const text = `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`
@@ -121,12 +133,12 @@ describe("compact: duplicate member names", () => {
 })
 
 describe("compact: looksLikeJwt", () => {
-  it("takes three non-empty segments starting like a JSON object, whatever the characters", () => {
+  it("takes three non-empty base64url segments starting like a JSON object, and nothing else", () => {
     expect(looksLikeJwt("eyJh.eyJz.c2ln")).toBe(true)
-    // Characters are decoding's concern: the provider still takes it, and decoding refuses it.
-    expect(looksLikeJwt("eyJh.ey+z.c2ln")).toBe(true)
-    for (const token of ["abc.def.ghi", "eyJh.eyJz", "eyJh.eyJz.c2ln.x", "eyJh..c2ln", "eyJh.eyJz.", "eyJ.", "eyJ"]) {
-      expect(looksLikeJwt(token), token).toBe(false)
-    }
+    expect(looksLikeJwt("eyJh-_09.eyJz.c2ln")).toBe(true)
+    // Another provider (or the unsupported-scheme refusal) may take what is not a JWT.
+    const others = ["abc.def.ghi", "eyJh.eyJz", "eyJh.eyJz.c2ln.x", "eyJh..c2ln", "eyJh.eyJz.", "eyJ.", "eyJ"]
+    const badCharacters = ["eyJh.ey+z.c2ln", "eyJh.eyJz.c2/n", "eyJh.eyJz.c2ln=", "eyJh~.eyJz.c2ln", "eyJh.eyJz.c2 n"]
+    for (const token of [...others, ...badCharacters]) expect(looksLikeJwt(token), token).toBe(false)
   })
 })

@@ -5,7 +5,7 @@
  */
 import type { AuthProvider } from "@effect-auth/core"
 import { AuthError, Authenticator, Credential, Identity, Principal } from "@effect-auth/core"
-import { JwtProvider } from "@effect-auth/jwt"
+import { JwtProvider, type JwtVerifier } from "@effect-auth/jwt"
 import { Issuer, Keys, Tokens } from "@effect-auth/testing"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -158,6 +158,57 @@ describe("JwtProvider", () => {
           reason: "unknown-key"
         })
         expect(requestsTo(a)).toBe(0)
+      })
+    )
+  )
+
+  it.scopedLive("never answers from a cache past a check a wrapper adds to an issuer", () =>
+    withHttp(
+      Effect.gen(function* () {
+        const kit = yield* Issuer.scoped()
+        const inner = yield* JwtProvider.issuer({
+          issuer: kit.issuer,
+          audience: "api",
+          verifier: { cache: { maxEntries: 10 } }
+        })
+        const banned = new AuthError.InvalidToken({ reason: "invalid-claim", detail: "banned" })
+        const check = (verified: JwtVerifier.Verified) =>
+          verified.claims.sub === "mallory" ? Either.left(banned) : Either.right(verified)
+        // A wrapper as the Issuer documentation describes it: the check added to verify and verifyNow.
+        const wrapped: JwtProvider.Issuer = {
+          ...inner,
+          verify: (token) => Effect.flatMap(inner.verify(token), check),
+          verifyNow: (token, nowMillis) => {
+            const verified = inner.verifyNow?.(token, nowMillis)
+            return verified === undefined ? undefined : Either.flatMap(verified, check)
+          }
+        }
+        const provider = JwtProvider.make([wrapped])
+        const token = yield* mint(kit, {}, { subject: "mallory" })
+        // The inner verifier caches the token before the wrapper refuses it; neither lane may answer from it.
+        expect(yield* Effect.flip(authenticate(provider, token))).toMatchObject({ reason: "invalid-claim" })
+        const now = provider.authenticateNow?.(bearer(token), Date.now())
+        expect(now !== undefined && Either.isLeft(now) ? now.left : now).toMatchObject({ reason: "invalid-claim" })
+      })
+    )
+  )
+
+  it.scopedLive("answers a cached token only for the issuer its iss picks in this provider", () =>
+    withHttp(
+      Effect.gen(function* () {
+        const kit = yield* Issuer.scoped()
+        const verifier = { cache: { maxEntries: 10 } }
+        // Two issuers for the same iss with different audiences; one provider lists only `api`.
+        const api = yield* JwtProvider.issuer({ issuer: kit.issuer, audience: "api", name: "api", verifier })
+        const admin = yield* JwtProvider.issuer({ issuer: kit.issuer, audience: "admin", name: "admin", verifier })
+        const apiOnly = JwtProvider.make([api])
+        const adminFirst = JwtProvider.make([admin, api])
+        const token = yield* mint(kit, {}, { audience: "api" })
+        // `admin` comes first in adminFirst, so its audience decides there, whatever api's cache holds.
+        expect(yield* authenticate(apiOnly, token)).toMatchObject({ provider: "api" })
+        expect(yield* Effect.flip(authenticate(adminFirst, token))).toMatchObject({ reason: "wrong-audience" })
+        const now = adminFirst.authenticateNow?.(bearer(token), Date.now())
+        expect(now !== undefined && Either.isLeft(now) ? now.left : now).toMatchObject({ reason: "wrong-audience" })
       })
     )
   )

@@ -137,6 +137,23 @@ describe("JwtVerifier happy paths", () => {
     })
   )
 
+  it.effect("an issuer predicate sees the claims already frozen, nested ones too", () =>
+    Effect.gen(function* () {
+      const seen: Array<boolean> = []
+      const { set, verifier } = yield* setup({
+        issuer: (iss, claims) => {
+          seen.push(Object.isFrozen(claims), Object.isFrozen(claims.groups))
+          // What a predicate changes here would reach every later reader, and the cache.
+          Reflect.set(claims, "sub", "admin")
+          return iss === ISSUER
+        }
+      })
+      const verified = yield* verifier.verify(yield* mint({ claims: { groups: ["reader"] } }), set)
+      expect(seen).toEqual([true, true])
+      expect(verified.claims.sub).toBe("user-1")
+    })
+  )
+
   it.effect("returns frozen header and claims", () =>
     Effect.gen(function* () {
       const { set, verifier } = yield* setup()

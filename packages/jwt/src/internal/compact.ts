@@ -98,6 +98,8 @@ const countMembers = (value: unknown): number => {
       continue
     }
     for (const name in next) {
+      // Own members only: an enumerable property someone added to Object.prototype is not in the text.
+      if (!Object.hasOwn(next, name)) continue
       members++
       const member: unknown = (next as Record<string, unknown>)[name]
       if (typeof member === "object" && member !== null) pending.push(member)
@@ -134,7 +136,7 @@ const parseObject = (segment: string, alphabetChecked: boolean): Record<string, 
 
 /** Freezes parsed JSON all the way down, so that one reader cannot change what another reads. */
 export const deepFreeze = <A>(value: A): A => {
-  // Frozen already (a cached header): only this function freezes these objects, children first-come, so all of it is.
+  // Frozen already (a cached header): this function froze it, before any other code saw it, so all of it is.
   if (Object.isFrozen(value)) return value
   const pending: Array<unknown> = [value]
   while (pending.length > 0) {
@@ -142,6 +144,7 @@ export const deepFreeze = <A>(value: A): A => {
     if (typeof next === "object" && next !== null && !Object.isFrozen(next)) {
       Object.freeze(next)
       for (const name in next) {
+        if (!Object.hasOwn(next, name)) continue
         const member: unknown = (next as Record<string, unknown>)[name]
         if (typeof member === "object" && member !== null) pending.push(member)
       }
@@ -216,14 +219,19 @@ const decodeUncached = (token: string, maxBytes: number): Either.Either<Decoded,
 }
 
 /**
- * Whether a string has the shape of a signed JWT: three non-empty segments, the first starting like a JSON
- * object. For choosing a provider only: it reads no more than that, and decoding checks every character.
+ * Whether a string has the shape of a signed JWT: three non-empty base64url segments, the first starting like
+ * a JSON object. Decodes nothing; for choosing a provider only.
  */
 export const looksLikeJwt = (token: string): boolean => {
   if (!token.startsWith("eyJ")) return false
   const first = token.indexOf(".")
   const second = token.indexOf(".", first + 1)
-  return second > first + 1 && second < token.length - 1 && token.indexOf(".", second + 1) === -1
+  return (
+    second > first + 1 &&
+    second < token.length - 1 &&
+    token.indexOf(".", second + 1) === -1 &&
+    hasCompactAlphabet(token)
+  )
 }
 
 /**
