@@ -4,8 +4,8 @@
  *
  * Matching is built to be safe in front of servers that interpret paths differently:
  * - a path that could mean two things (dot segments, `//`, encoded `/` or `\`, bad or double
- *   percent-encoding, encoded `?` or `#`, control characters, `;` path parameters, a segment ending in `.`)
- *   is refused outright, so the gateway and the upstream can never disagree on which route was asked for;
+ *   percent-encoding, encoded `?` or `#`, control characters, `;` path parameters, a segment ending in `.`,
+ *   text that Unicode compatibility normalization changes) is refused outright, so the gateway and the upstream can never disagree on which route was asked for;
  * - percent-encoded characters are decoded once before matching (`/%61dmin` is `/admin`);
  * - requirements match case-insensitively (`/ADMIN` is still protected) while `public` matches only the
  *   exact case written, so case tricks can make a path stricter, never more open;
@@ -180,6 +180,8 @@ export const parse = (json: string): Effect.Effect<Table, string> =>
 const structuralEscape = /%(2f|5c|00)/i
 // eslint-disable-next-line no-control-regex
 const controlCharacters = /[\x00-\x1f\x7f]/
+// Outside printable ASCII (control characters are refused before this is asked).
+const nonAscii = /[^ -~]/
 
 /**
  * The decoded path a route is matched against, or why the path is refused.
@@ -197,6 +199,10 @@ export const canonicalPath = (rawPath: string): { readonly path: string } | { re
     return { reason: "the path has invalid percent-encoding" }
   }
   if (controlCharacters.test(path)) return { reason: "the path contains control characters" }
+  // A server that folds Unicode compatibility forms (NFKC: fullwidth `ａｄｍｉｎ` is `admin`) would read another path.
+  if (nonAscii.test(path) && path.normalize("NFKC") !== path) {
+    return { reason: "the path changes under Unicode compatibility normalization (NFKC)" }
+  }
   // Servlet-style servers drop `;parameters` from segments, so `/admin;x/y` would reach `/admin/y` upstream.
   if (path.includes(";")) return { reason: "the path contains a ';'" }
   // A `%` left after decoding was encoded twice: a server that decodes again would see another path.
