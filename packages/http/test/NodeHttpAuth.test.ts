@@ -1,17 +1,21 @@
 import type { Principal } from "@effect-auth/core"
-import { type AuthProvider, Authenticator } from "@effect-auth/core"
+import { type AuthProvider, Authenticator, Policy } from "@effect-auth/core"
 import { NodeHttpAuth } from "@effect-auth/http"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import type * as Http from "node:http"
 import { suite } from "./AdapterSuite.js"
 import {
   adminToken,
+  AuthLive,
   basicProvider,
   bearer,
   bearerProvider,
@@ -19,7 +23,9 @@ import {
   listen,
   openAiError,
   problem,
-  runtime
+  runtime,
+  unknownToken,
+  userToken
 } from "./fixtures.js"
 
 const whoami =
@@ -47,6 +53,24 @@ describe("NodeHttpAuth.handler on node:http", () => {
       expect(answer.status).toBe(401)
       expect(problem(answer)).toMatchObject({ code: "invalid_credentials", reason: "too-large" })
       expect(answer.body).not.toContain("a".repeat(64))
+    })
+  )
+
+  it.scoped("a refused request is an answer, not an unhandled error the runtime logs (with the principal)", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => lines.push(`${logLevel.label} ${String(message)}`))
+      const rt = yield* runtime(
+        Layer.mergeAll(AuthLive, Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLevel.All))
+      )
+      const url = yield* listen(NodeHttpAuth.handler(rt, whoami(), { policy: Policy.groups(["admin"]) }))
+      expect((yield* get(url, { authorization: bearer(userToken) })).status).toBe(403)
+      expect((yield* get(url, { authorization: bearer(unknownToken) })).status).toBe(401)
+      expect((yield* get(url, { authorization: bearer(adminToken) })).status).toBe(200)
+      // The logger is in place (the runtime logs through it), and no refusal reached it.
+      yield* Effect.promise(() => rt.runPromise(Effect.logDebug("logger check")))
+      expect(lines).toContain("DEBUG logger check")
+      expect(lines.filter((line) => line.includes("unhandled"))).toEqual([])
     })
   )
 

@@ -55,7 +55,14 @@ export const authenticateAndCheck = (
     : Effect.flatMap(authenticated, (principal) => Effect.as(Policy.enforce(policy, principal), principal))
 }
 
+/**
+ * The Effect path's decision. A refusal is a value (`Left`), not a failure of the fiber: a refused request is
+ * an answer, and the runtime would otherwise log every one as an unhandled error (with the principal).
+ */
 const authorizeEffect = (headers: Credential.Headers, policy: Policy.Policy | undefined) =>
+  Effect.either(decideEffect(headers, policy))
+
+const decideEffect = (headers: Credential.Headers, policy: Policy.Policy | undefined) =>
   Effect.flatMap(Authenticator.Authenticator, (authenticator) =>
     // Errors keep the challenges with them so the 401 can say what to send, and a policy refusal keeps
     // the principal it refused.
@@ -181,13 +188,16 @@ const refused = (refusal: Refusal, options: Options): Outcome => ({
   principal: refusal.principal
 })
 
-const outcomeOf = (exit: Exit.Exit<Principal.Principal, unknown>, options: Options): Outcome => {
-  if (Exit.isSuccess(exit)) return { _tag: "Allowed", principal: exit.value }
-  const failure = Cause.failureOption(exit.cause)
+const outcomeOf = (
+  exit: Exit.Exit<Either.Either<Principal.Principal, Refusal>, unknown>,
+  options: Options
+): Outcome => {
+  if (Exit.isSuccess(exit)) {
+    const decided = exit.value
+    return Either.isRight(decided) ? { _tag: "Allowed", principal: decided.right } : refused(decided.left, options)
+  }
   const style = { style: options.errorStyle }
-  if (Option.isSome(failure)) {
-    const refusal = failure.value
-    if (refusal instanceof Refusal) return refused(refusal, options)
+  if (Option.isSome(Cause.failureOption(exit.cause))) {
     // The runtime's layer failed to build: the authenticator is unavailable, so nobody gets in.
     const unavailable = new AuthError.ProviderUnavailable({ reason: "misconfigured", provider: "authenticator" })
     return { _tag: "Refused", response: ErrorResponse.fromFailure(unavailable, style) }
