@@ -315,20 +315,27 @@ const runBudgetPhase = async (
   expect(counts).toEqual(expected)
 }
 
+/** A gateway counting the keys' budgets in Redis through a proxy the scenario can cut, stall and restore. */
+const redisGateway = async (env: Record<string, string> = {}) => {
+  const proxy = await tcpProxy(redis.host, redis.port)
+  const keys = await redisKeys()
+  const gateway = await startGateway(
+    {
+      AUTH_API_KEYS_FILE: keys.file,
+      AUTH_REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      AUTH_RATE_LIMIT_PER_MINUTE: String(limit),
+      ...env
+    },
+    keys.dir
+  )
+  return { gateway, keys, proxy }
+}
+
 describe.runIf(await Services.shouldRun("Redis", redis))("Redis taken away and given back", () => {
   it("without a fallback: 503 for every counted request while Redis is cut off or hangs, never a pass; the shared budget again after", async () => {
     const scenario = "Redis, no fallback"
     const rows = [...tableHeader]
-    const proxy = await tcpProxy(redis.host, redis.port)
-    const keys = await redisKeys()
-    const gateway = await startGateway(
-      {
-        AUTH_API_KEYS_FILE: keys.file,
-        AUTH_REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-        AUTH_RATE_LIMIT_PER_MINUTE: String(limit)
-      },
-      keys.dir
-    )
+    const { gateway, keys, proxy } = await redisGateway()
     const probeStatus = () => statusOf(gateway, redisMix(keys.probe, [0])[0]!)
 
     await runBudgetPhase(rows, scenario, "before", gateway, keys.budgeted.before, spent)
@@ -355,17 +362,7 @@ describe.runIf(await Services.shouldRun("Redis", redis))("Redis taken away and g
   it("with AUTH_RATE_LIMIT_FALLBACK=memory: this instance's own budget while Redis is cut off, never unlimited; Redis's budget again after", async () => {
     const scenario = "Redis, memory fallback"
     const rows = [...tableHeader]
-    const proxy = await tcpProxy(redis.host, redis.port)
-    const keys = await redisKeys()
-    const gateway = await startGateway(
-      {
-        AUTH_API_KEYS_FILE: keys.file,
-        AUTH_REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-        AUTH_RATE_LIMIT_PER_MINUTE: String(limit),
-        AUTH_RATE_LIMIT_FALLBACK: "memory"
-      },
-      keys.dir
-    )
+    const { gateway, keys, proxy } = await redisGateway({ AUTH_RATE_LIMIT_FALLBACK: "memory" })
 
     await runBudgetPhase(rows, scenario, "before", gateway, keys.budgeted.before, spent)
 

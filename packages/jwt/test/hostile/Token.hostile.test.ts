@@ -246,6 +246,8 @@ describe("JWT decisions on hostile tokens (fast-check)", () => {
               ec.mint({ scope: "a b" }, { audience: "api", subject: "dave" })
             ])
           )
+          // Good claims under a header the key signs, to show the header alone is refused.
+          const claimsOf = (kit: Issuer.Issuer) => ({ iss: kit.issuer, aud: "api", sub: "alice", exp: now + 600 })
           const signedHostile = yield* Effect.promise(() =>
             Promise.all(
               [rsa, ec].flatMap((kit) => [
@@ -256,32 +258,17 @@ describe("JWT decisions on hostile tokens (fast-check)", () => {
                 Tokens.sign(
                   kit.currentKey,
                   `{"alg":"${kit.currentKey.alg}","kid":"${kit.currentKey.kid}","alg":"none"}`,
-                  {
-                    iss: kit.issuer,
-                    aud: "api",
-                    sub: "alice",
-                    exp: now + 600
-                  }
+                  claimsOf(kit)
                 ),
                 Tokens.sign(
                   kit.currentKey,
                   `[${JSON.stringify({ alg: kit.currentKey.alg, kid: kit.currentKey.kid })}]`,
-                  {
-                    iss: kit.issuer,
-                    aud: "api",
-                    sub: "alice",
-                    exp: now + 600
-                  }
+                  claimsOf(kit)
                 ),
                 Tokens.sign(
                   kit.currentKey,
                   `{"alg":"${kit.currentKey.alg}","kid":${deep(2_000, `"${kit.currentKey.kid}"`)}}`,
-                  {
-                    iss: kit.issuer,
-                    aud: "api",
-                    sub: "alice",
-                    exp: now + 600
-                  }
+                  claimsOf(kit)
                 )
               ])
             )
