@@ -201,6 +201,25 @@ const expectServedFromCache = (outcomes: Record<string, Array<Outcome>>) => {
   expect(outcomes.forgedNewKid?.every((outcome) => outcome === "refused" || outcome === "deferred")).toBe(true)
 }
 
+/**
+ * Keys cached, then `fault` meets the refresh that falls due: the last good keys answer meanwhile, and all is
+ * as before once the fault ends. The samples taken during the fault.
+ */
+const duringRefresh = async (
+  scenario: string,
+  kit: Issuer.Issuer,
+  gateway: Gateway,
+  mix: Mix,
+  fault: Issuer.Fault
+): Promise<Array<Sample>> => {
+  kit.setFault(fault, "jwks")
+  const samples = await sendUntil(gateway, mix, fetchedSince(kit, kit.requests.jwks))
+  expectServedFromCache(phase(scenario, "during, keys cached", samples))
+  kit.setFault({ _tag: "None" })
+  expect(phase(scenario, "after", await sendMix(gateway, mix))).toEqual(healthy)
+  return samples
+}
+
 /** The kinds of a mix without `valid`, for a phase that sends valid tokens of two keys. */
 const withoutValid = <A extends { readonly valid: unknown }>({ valid: _, ...rest }: A): Omit<A, "valid"> => rest
 
@@ -276,12 +295,7 @@ describe("fault injection: the JWT key endpoint", () => {
     expect(phase(scenario, "after (first keys)", await sendMix(gateway, mix))).toEqual(healthy)
 
     // Keys cached: the refresh that falls due fails, and the last good keys keep answering.
-    kit.setFault({ _tag: "Down" }, "jwks")
-    expectServedFromCache(
-      phase(scenario, "during, keys cached", await sendUntil(gateway, mix, fetchedSince(kit, kit.requests.jwks)))
-    )
-    kit.setFault({ _tag: "None" })
-    expect(phase(scenario, "after", await sendMix(gateway, mix))).toEqual(healthy)
+    await duringRefresh(scenario, kit, gateway, mix, { _tag: "Down" })
   })
 
   it(
@@ -303,12 +317,8 @@ describe("fault injection: the JWT key endpoint", () => {
       expect(phase(scenario, "after (first keys)", await sendMix(gateway, mix))).toEqual(healthy)
 
       // Keys cached: the refresh runs in the background; valid tokens do not wait for it.
-      kit.setFault({ _tag: "Slow", millis: 8_000 }, "jwks")
-      const cached = await sendUntil(gateway, mix, fetchedSince(kit, kit.requests.jwks))
-      expectServedFromCache(phase(scenario, "during, keys cached", cached))
+      const cached = await duringRefresh(scenario, kit, gateway, mix, { _tag: "Slow", millis: 8_000 })
       for (const sample of cached.filter((sample) => sample.kind === "valid")) expect(sample.millis).toBeLessThan(4_000)
-      kit.setFault({ _tag: "None" })
-      expect(phase(scenario, "after", await sendMix(gateway, mix))).toEqual(healthy)
     },
     longTestMillis
   )
@@ -335,12 +345,7 @@ describe("fault injection: the JWT key endpoint", () => {
       await expectRecovery(gateway, mix.valid)
       expect(phase(scenario, "after (first keys)", await sendMix(gateway, mix))).toEqual(healthy)
 
-      kit.setFault(fault, "jwks")
-      expectServedFromCache(
-        phase(scenario, "during, keys cached", await sendUntil(gateway, mix, fetchedSince(kit, kit.requests.jwks)))
-      )
-      kit.setFault({ _tag: "None" })
-      expect(phase(scenario, "after", await sendMix(gateway, mix))).toEqual(healthy)
+      await duringRefresh(scenario, kit, gateway, mix, fault)
     }
   )
 
