@@ -272,13 +272,17 @@ const checksumOf = (bytes: Buffer): string => Crypto.createHash("sha256").update
 /** Waits after a file-system event so that a file written in several steps is read once it is complete. */
 const settle = Duration.millis(25)
 
+/** A changed file is loaded once two reads this far apart agree: a writer may still be half-way through it. */
+const stableAfter = Duration.millis(100)
+
 /**
  * A store read from a key file (see {@link parse}). A file that cannot be read when the layer is built is a
  * `ConfigError`; a file without valid keys is accepted with a warning, and then every key is refused.
  *
  * With `watch` (the default) the file is re-read when it changes: its directory is watched (so a file
- * replaced by a rename is seen) and its checksum is also checked every `pollInterval`. The new keys replace
- * the old ones in one step, so no request sees a half-loaded set. A file that cannot be read, or has no
+ * replaced by a rename is seen) and its checksum is also checked every `pollInterval`. A changed file is loaded
+ * once two reads 100 ms apart agree, so a file rewritten in place is not read half-written. The new keys
+ * replace the old ones in one step, so no request sees a half-loaded set. A file that cannot be read, or has no
  * valid keys while the loaded one had some, is not loaded: the old keys stay and a warning says why. A
  * file with some valid keys replaces the old one, with a warning per skipped line.
  *
@@ -356,6 +360,12 @@ export const layer = (path: string, options: Options = {}): Layer.Layer<ApiKey.A
               }
               const checksum = checksumOf(result.right)
               if (checksum === current.checksum) return yield* Ref.set(reported, undefined)
+              // A file seen changing may be half-written (rewritten in place: cut after a line, or inside a
+              // plaintext key, which would load a shorter key). Load it only once two reads agree; while it
+              // still changes, the next change event or poll reads it again.
+              yield* Effect.sleep(stableAfter)
+              const again = yield* Effect.either(read)
+              if (Either.isLeft(again) || checksumOf(again.right) !== checksum) return
               const next = load(result.right)
               if (next.state.size === 0 && current.size > 0) {
                 // An empty or broken file is far more often a write in progress or a mistake than a wish to

@@ -444,6 +444,21 @@ describe("ApiKeyFile hot reload", () => {
     })
   )
 
+  it.scopedLive("a file rewritten in place in two steps is loaded whole, never its first half", () =>
+    Effect.gen(function* () {
+      const { logs, path, store } = yield* setup(`a:${A}\nb:${B}\n`)
+      const watch = yield* monitor(store, { always: [A, B], revoked: [], added: [C] })
+      // The first step alone would hold only `a`: loading it would refuse `b` until the second step.
+      yield* write(path, `a:${A}\n`)
+      yield* Effect.sleep(Duration.millis(10))
+      yield* Effect.promise(() => Fs.appendFile(path, `b:${B}\nc:${C}\n`))
+      yield* eventually(accepts(store, C))
+      yield* Effect.sleep(Duration.millis(250))
+      expect(yield* watch.stop).toStrictEqual([])
+      expect(logs.filter((line) => line.includes("reloaded"))).toEqual([expect.stringContaining("reloaded: 3 key(s)")])
+    })
+  )
+
   it.scopedLive("an empty file keeps the old keys", () =>
     Effect.gen(function* () {
       const { logs, path, store } = yield* setup(`a:${A}\nb:${B}\n`)
