@@ -16,6 +16,7 @@ import { NodeHttpAuth } from "@effect-auth/http"
 import type { TRPCRequestInfo } from "@trpc/server/http"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
@@ -107,11 +108,15 @@ const run = async <R>(
   headers: () => Credential.Headers,
   signal: AbortSignal | undefined
 ): Promise<Principal.Principal> => {
+  // The refusal as a value: a fiber that ends in failure is logged by the runtime (debug) on every refusal.
   const exit = await runtime.runPromiseExit(
-    Effect.suspend(() => authenticate(headers())),
+    Effect.either(Effect.suspend(() => authenticate(headers()))),
     signal === undefined ? undefined : { signal }
   )
-  if (Exit.isSuccess(exit)) return exit.value
+  if (Exit.isSuccess(exit)) {
+    if (Either.isRight(exit.value)) return exit.value.right
+    throw exit.value.left
+  }
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) {
     if (failure.value instanceof TrpcError.AuthTRPCError) throw failure.value

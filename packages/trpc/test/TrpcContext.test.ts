@@ -5,6 +5,8 @@ import { TRPCError } from "@trpc/server"
 import type { TRPCRequestInfo } from "@trpc/server/http"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import { describe, expect, it } from "vitest"
@@ -100,6 +102,28 @@ describe("TrpcContext uses the authenticator's credential settings", () => {
     )
     const context = TrpcContext.make(runtime, { headers: () => ({ "x-service-key": "k-1" }) })
     expect((await context.auth.principal()).id).toBe("service")
+    await runtime.dispose()
+  })
+})
+
+describe("TrpcContext refusals", () => {
+  it("are answers, not unhandled errors the runtime logs", async () => {
+    const lines: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => lines.push(`${logLevel.label} ${String(message)}`))
+    const runtime = ManagedRuntime.make(
+      Layer.mergeAll(
+        Authenticator.layer([Effect.succeed(apiKeyProvider({ calls: 0 }))]),
+        Logger.replace(Logger.defaultLogger, logger),
+        Logger.minimumLogLevel(LogLevel.All)
+      )
+    )
+    for (const key of ["k-2", undefined]) {
+      const context = TrpcContext.make(runtime, { headers: () => (key === undefined ? {} : { "x-api-key": key }) })
+      expect((await rejection(context.auth.principal())).code).toBe("UNAUTHORIZED")
+    }
+    await runtime.runPromise(Effect.logDebug("logger check"))
+    expect(lines).toContain("DEBUG logger check")
+    expect(lines.filter((line) => line.includes("unhandled"))).toEqual([])
     await runtime.dispose()
   })
 })

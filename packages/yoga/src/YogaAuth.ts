@@ -12,6 +12,7 @@ import { AuthError, Authenticated, Authenticator, Policy, RateLimit } from "@eff
 import type { FetchAuth } from "@effect-auth/http"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
@@ -172,6 +173,23 @@ const failureOf = <A>(exit: Exit.Exit<A, unknown>): AuthError.AuthError | "inter
 }
 
 /**
+ * Runs a decision with its refusal as a value, then gives it back as the exit's failure: a fiber that ends in
+ * failure is logged by the runtime (debug) as an unhandled error, on every refused request.
+ */
+const runDecision = <A, E, R>(
+  runtime: ManagedRuntime.ManagedRuntime<R, unknown>,
+  effect: Effect.Effect<A, E, R>,
+  signal: AbortSignal | undefined
+): Promise<Exit.Exit<A, unknown>> =>
+  runtime
+    .runPromiseExit(Effect.either(effect), signal === undefined ? undefined : { signal })
+    .then((exit) =>
+      Exit.flatMap(exit, (value): Exit.Exit<A, unknown> =>
+        Either.isRight(value) ? Exit.succeed(value.right) : Exit.fail(value.left)
+      )
+    )
+
+/**
  * The plugin.
  *
  * @example
@@ -244,12 +262,11 @@ export const useEffectAuth = (options: Options): Plugin<AuthContext> => {
       let decision = decided.get(requirement)
       if (decision === undefined) {
         const signal = signalOf(context)
-        decision = runtime
-          .runPromiseExit(
-            Effect.forEach(requirement.policies, (policy) => Policy.enforce(policy, principal), { discard: true }),
-            signal === undefined ? undefined : { signal }
-          )
-          .then((exit) => (Exit.isSuccess(exit) ? undefined : failureOf(exit)))
+        decision = runDecision(
+          runtime,
+          Effect.forEach(requirement.policies, (policy) => Policy.enforce(policy, principal), { discard: true }),
+          signal
+        ).then((exit) => (Exit.isSuccess(exit) ? undefined : failureOf(exit)))
         decided.set(requirement, decision)
       }
       return decision
@@ -277,10 +294,7 @@ export const useEffectAuth = (options: Options): Plugin<AuthContext> => {
     onContextBuilding: async ({ context, extendContext }) => {
       const raw = context as unknown as Record<string, unknown>
       const signal = signalOf(raw)
-      const exit = await runtime.runPromiseExit(
-        authenticate(options, readHeaders(raw)),
-        signal === undefined ? undefined : { signal }
-      )
+      const exit = await runDecision(runtime, authenticate(options, readHeaders(raw)), signal)
       if (Exit.isSuccess(exit)) {
         const request = requestOf(raw)
         if (exit.value.decision !== undefined && request !== undefined) decisions.set(request, exit.value.decision)

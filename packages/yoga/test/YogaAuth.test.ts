@@ -3,6 +3,8 @@ import { Guard, Policy, RateLimit } from "@effect-auth/core"
 import { authDirectivesTypeDefs, useEffectAuth, YogaAuth } from "@effect-auth/yoga"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { GraphQLList, GraphQLObjectType, GraphQLSchema, GraphQLString } from "graphql"
 import { createSchema, createYoga } from "graphql-yoga"
@@ -66,6 +68,23 @@ const start = async (plugin: ReturnType<typeof useEffectAuth>, schema = sdlSchem
 afterAll(async () => {
   await Promise.all(servers.map((server) => server.close()))
   await runtime.dispose()
+})
+
+describe("refusals", () => {
+  it("are answers, not unhandled errors the runtime logs", async () => {
+    const lines: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => lines.push(`${logLevel.label} ${String(message)}`))
+    const logged = ManagedRuntime.make(
+      Layer.mergeAll(AuthLive, Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLevel.All))
+    )
+    const url = await start(useEffectAuth({ runtime: logged, mode: "protect-all" }))
+    expect((await query(url, "{ me }", { token: unknownToken })).status).toBe(401)
+    expect((await query(url, "{ admins }", { token: staffToken })).status).toBe(403)
+    await logged.runPromise(Effect.logDebug("logger check"))
+    expect(lines).toContain("DEBUG logger check")
+    expect(lines.filter((line) => line.includes("unhandled"))).toEqual([])
+    await logged.dispose()
+  })
 })
 
 describe("protect-all", () => {
