@@ -41,14 +41,17 @@ const scriptUrl = new URL("../../../scripts/soak.mjs", import.meta.url).href
 const script: SoakScript = await import(scriptUrl)
 
 const megabytes = (n: number) => n * 1024 * 1024
-// Ten seconds leave only three samples per third, and a young process still grows its heap: a looser bound
-// than the full soak's 10% / 15 MB, which still catches a leak of a few MB per second.
-const shortRssBound: RssBound = { fraction: 0.2, megabytes: 30 }
+// Thirty seconds: a young process grows its heap towards its working size for the first 15 to 20 s (faster
+// the more requests it serves, with spikes before a major collection), so the thirds compared are 10–20 s
+// and 20–30 s, with a looser bound than the full soak's 10% / 15 MB that still catches a leak of about
+// 6 MB per second. Flatness over a minute is the long form's check (`npm run soak`).
+const shortRssBound: RssBound = { fraction: 0.25, megabytes: 60 }
+const shortSeconds = 30
 
 describe("soak", () => {
   it("the verdict fails on growing memory, an unexpected status, an error or a kind without answers", () => {
     const flat = [150, 180, 190, 191, 189, 190, 192, 190, 191].map(megabytes)
-    const leaking = [150, 180, 190, 200, 215, 230, 245, 260, 275].map(megabytes)
+    const leaking = [150, 180, 190, 200, 230, 260, 290, 320, 350].map(megabytes)
     expect(script.rssTrend(flat, shortRssBound).ok).toBe(true)
     expect(script.rssTrend(leaking, shortRssBound).ok).toBe(false)
 
@@ -77,16 +80,16 @@ describe("soak", () => {
   })
 
   it(
-    "10 s of mixed load: no errors or timeouts, every kind only its statuses, the rate limit bites, memory flat",
+    `${shortSeconds} s of mixed load: no errors or timeouts, every kind only its statuses, the rate limit bites, memory flat`,
     { timeout: 60_000 },
     async () => {
-      const { run, kinds } = await script.soak({ seconds: 10, connections: 32 })
+      const { run, kinds } = await script.soak({ seconds: shortSeconds, connections: 32 })
       const { markdown } = script.report(run, kinds, shortRssBound)
       expect(script.judge(run, kinds, shortRssBound), markdown).toEqual([])
       expect({ errors: run.errors, timeouts: run.timeouts }).toEqual({ errors: 0, timeouts: 0 })
       // The limited key was let through for its budget and refused after it, under load.
       const limited = run.statuses["rate-limited API key"] ?? {}
-      // 50 a minute: at most two fixed windows fall within 10 s.
+      // 50 a minute: at most two fixed windows fall within 30 s.
       expect(Number(limited[200])).toBeGreaterThan(0)
       expect(Number(limited[200]), markdown).toBeLessThanOrEqual(100)
       expect(Number(limited[429]), markdown).toBeGreaterThan(0)
