@@ -4,29 +4,28 @@
  * built gateway against it and talks HTTP to it; on PostgreSQL, a TCP proxy takes the database away mid-run.
  */
 import { PasswordHasher } from "@effect-auth/core"
-import { Migrations, SqlAdmin, SqlDatabase } from "@effect-auth/sql"
+import { Migrations, SqlAdmin } from "@effect-auth/sql"
 import { Databases } from "@effect-auth/testing"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs/promises"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import type { Gateway } from "./helpers.js"
-import { cleanup, eventually, get, listeningLine, runToExit, startGateway, tcpProxy, tempDir } from "./helpers.js"
+import {
+  cleanup,
+  eventually,
+  get,
+  listeningLine,
+  onDatabase,
+  runToExit,
+  startGateway,
+  tcpProxy,
+  tempDir
+} from "./helpers.js"
 
 afterEach(cleanup)
-
-/** Runs `effect` against the database at `url` (its own connection, closed afterwards), quietly. */
-const onDatabase = <A, E>(url: string, effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
-  Effect.runPromise(
-    Effect.provide(effect, SqlDatabase.layer({ url: Redacted.make(url) })).pipe(
-      Logger.withMinimumLogLevel(LogLevel.Warning)
-    )
-  )
 
 // Distinctive passwords, so that output or a body echoing one would be caught.
 const alice = { username: "alice", password: "alice-Db-Pw-4c8e1a7f" }

@@ -3,7 +3,13 @@
  * its own environment in a fresh temporary directory, wait for its "listening on" line, talk HTTP to it,
  * and stop it afterwards (`afterEach(cleanup)`).
  */
+import { SqlDatabase } from "@effect-auth/sql"
 import { TcpProxy } from "@effect-auth/testing"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Redacted from "effect/Redacted"
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs/promises"
@@ -201,3 +207,14 @@ export const eventually = async (check: () => Promise<void>, millis = 10_000) =>
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// SQL
+
+/** Runs `effect` against the database at `url` (its own connection, closed afterwards), quietly. */
+export const onDatabase = <A, E>(url: string, effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+  Effect.runPromise(
+    Effect.provide(effect, SqlDatabase.layer({ url: Redacted.make(url) })).pipe(
+      Logger.withMinimumLogLevel(LogLevel.Warning)
+    )
+  )

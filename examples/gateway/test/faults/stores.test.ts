@@ -7,19 +7,16 @@
  * never refused or failed, every answer comes within a bound, and the gateway recovers by itself.
  */
 import { ApiKey, PasswordHasher } from "@effect-auth/core"
-import { Migrations, SqlAdmin, SqlDatabase } from "@effect-auth/sql"
+import { Migrations, SqlAdmin } from "@effect-auth/sql"
 import { Databases, Issuer, Services } from "@effect-auth/testing"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import type { Gateway } from "../helpers.js"
-import { basic, cleanup, eventually, startGateway, tcpProxy, tempDir } from "../helpers.js"
+import { basic, cleanup, eventually, onDatabase, startGateway, tcpProxy, tempDir } from "../helpers.js"
 import type { Tally } from "./outcomes.js"
 import { tableRow, tally } from "./outcomes.js"
 
@@ -85,14 +82,6 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 // ---------------------------------------------------------------------------------------------------
 // SQL
-
-/** Runs `effect` against the database at `url` (its own connection, closed afterwards), quietly. */
-const onDatabase = <A, E>(url: string, effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
-  Effect.runPromise(
-    Effect.provide(effect, SqlDatabase.layer({ url: Redacted.make(url) })).pipe(
-      Logger.withMinimumLogLevel(LogLevel.Warning)
-    )
-  )
 
 // Distinctive passwords, so that an answer echoing one would stand out.
 const alice = { username: "alice", password: "alice-Fault-Pw-3b7e91c2" }
