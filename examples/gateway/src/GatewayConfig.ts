@@ -42,7 +42,11 @@ export const providerSettings: ReadonlyArray<readonly [setting: string, provider
 ]
 
 /** JWKS refresh settings, shared by every bearer-token issuer (the seed's names). */
-export const jwksCacheVariables: ReadonlyArray<string> = ["JWKS_CACHE_INTERVAL", "JWKS_CACHE_USAGES"]
+export const jwksCacheVariables: ReadonlyArray<string> = [
+  "JWKS_CACHE_INTERVAL",
+  "JWKS_CACHE_USAGES",
+  "JWKS_UNKNOWN_KID_COOLDOWN"
+]
 
 /** Rate limit and audit log settings, read by core's `RateLimit.layerConfig` and `AuditLog.layerConfig`. */
 export const limitAndAuditVariables: ReadonlyArray<string> = [

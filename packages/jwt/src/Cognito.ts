@@ -458,8 +458,8 @@ export const issuerConfig: Config.Config<ConfiguredOptions> = Config.all({
 )
 
 /**
- * {@link issuer} from {@link issuerConfig}, with JWKS refresh settings from `JWKS_CACHE_INTERVAL` /
- * `JWKS_CACHE_USAGES`.
+ * {@link issuer} from {@link issuerConfig}, with the JWKS settings `JWKS_CACHE_INTERVAL`, `JWKS_CACHE_USAGES`
+ * and `JWKS_UNKNOWN_KID_COOLDOWN` where they are set (over `overrides.jwks`).
  *
  * @since 0.1.0
  */

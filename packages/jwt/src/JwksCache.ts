@@ -47,10 +47,16 @@ export interface Options {
    */
   readonly refreshAfterUses?: number | undefined
   /**
-   * After a token with an unknown `kid` caused a refetch, further unknown `kid`s are refused without
-   * fetching for this long (default 30 seconds). Also how long a failed refresh waits before the next try
-   * while the last good keys are served, and the least time between refreshes triggered by
-   * `refreshAfterUses`.
+   * After a token with an unknown `kid` caused a refetch, further unknown `kid`s are refused
+   * (`unknown-key`) without fetching for this long (default 30 seconds, `JWKS_UNKNOWN_KID_COOLDOWN`). Also
+   * how long a failed refresh waits before the next try while the last good keys are served, and the least
+   * time between refreshes triggered by `refreshAfterUses`.
+   *
+   * Anyone can spend the refetch with a made-up `kid`, so a key first used within the window is refused
+   * until it ends (an issuer that publishes keys before signing with them, as the large ones do, is seen by
+   * the regular refresh instead). Refusing is deliberate: answering 503 instead would let anyone turn
+   * made-up `kid`s into 5xx answers, which load balancers read as an unhealthy instance. A shorter
+   * cooldown shortens that window for at most one fetch per cooldown under attack.
    */
   readonly unknownKidCooldown?: Duration.DurationInput | undefined
   /** How long the last good keys keep serving while refreshes fail (default 24 hours). */
@@ -364,28 +370,40 @@ export const layer = (options: Options): Layer.Layer<JwksCache, never, HttpClien
 
 /**
  * `JWKS_CACHE_INTERVAL`: minutes between refreshes (default 20, a positive number); `JWKS_CACHE_USAGES`:
- * `keysFor` calls between refreshes (default 1000, a positive integer).
+ * `keysFor` calls between refreshes (default 1000, a positive integer); `JWKS_UNKNOWN_KID_COOLDOWN`:
+ * seconds of `unknownKidCooldown` (default 30, a non-negative number).
  *
  * @since 0.1.0
  */
-export const config: Config.Config<{ readonly refreshInterval: Duration.Duration; readonly refreshAfterUses: number }> =
-  Config.all({
-    refreshInterval: Config.number("JWKS_CACHE_INTERVAL").pipe(
-      Config.validate({
-        message: "Expected a positive number of minutes",
-        validation: (minutes) => Number.isFinite(minutes) && minutes > 0
-      }),
-      Config.withDefault(20),
-      Config.map(Duration.minutes)
-    ),
-    refreshAfterUses: Config.integer("JWKS_CACHE_USAGES").pipe(
-      Config.validate({
-        message: "Expected a positive integer",
-        validation: (count) => Number.isSafeInteger(count) && count > 0
-      }),
-      Config.withDefault(1000)
-    )
-  })
+export const config: Config.Config<{
+  readonly refreshInterval: Duration.Duration
+  readonly refreshAfterUses: number
+  readonly unknownKidCooldown: Duration.Duration
+}> = Config.all({
+  refreshInterval: Config.number("JWKS_CACHE_INTERVAL").pipe(
+    Config.validate({
+      message: "Expected a positive number of minutes",
+      validation: (minutes) => Number.isFinite(minutes) && minutes > 0
+    }),
+    Config.withDefault(20),
+    Config.map(Duration.minutes)
+  ),
+  refreshAfterUses: Config.integer("JWKS_CACHE_USAGES").pipe(
+    Config.validate({
+      message: "Expected a positive integer",
+      validation: (count) => Number.isSafeInteger(count) && count > 0
+    }),
+    Config.withDefault(1000)
+  ),
+  unknownKidCooldown: Config.number("JWKS_UNKNOWN_KID_COOLDOWN").pipe(
+    Config.validate({
+      message: "Expected a non-negative number of seconds",
+      validation: (seconds) => Number.isFinite(seconds) && seconds >= 0
+    }),
+    Config.withDefault(30),
+    Config.map(Duration.seconds)
+  )
+})
 
 /**
  * A cache as a layer, with the refresh policy read from `config`.
@@ -393,7 +411,7 @@ export const config: Config.Config<{ readonly refreshInterval: Duration.Duration
  * @since 0.1.0
  */
 export const layerConfig = (
-  options: Omit<Options, "refreshInterval" | "refreshAfterUses">
+  options: Omit<Options, "refreshInterval" | "refreshAfterUses" | "unknownKidCooldown">
 ): Layer.Layer<JwksCache, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.scoped(
     JwksCache,

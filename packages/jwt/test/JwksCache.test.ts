@@ -563,18 +563,29 @@ describe("JwksCache", () => {
   describe("configuration", () => {
     const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromJson(env))
 
-    it.effect("reads JWKS_CACHE_INTERVAL (minutes) and JWKS_CACHE_USAGES, with defaults 20 and 1000", () =>
-      Effect.gen(function* () {
-        const defaults = yield* withEnv({})(JwksCache.config)
-        expect(Duration.toMillis(defaults.refreshInterval)).toBe(20 * 60_000)
-        expect(defaults.refreshAfterUses).toBe(1000)
-        const set = yield* withEnv({ JWKS_CACHE_INTERVAL: "0.5", JWKS_CACHE_USAGES: "7" })(JwksCache.config)
-        expect(Duration.toMillis(set.refreshInterval)).toBe(30_000)
-        expect(set.refreshAfterUses).toBe(7)
-      })
+    it.effect(
+      "reads JWKS_CACHE_INTERVAL (minutes), JWKS_CACHE_USAGES and JWKS_UNKNOWN_KID_COOLDOWN (seconds), defaults 20, 1000, 30",
+      () =>
+        Effect.gen(function* () {
+          const defaults = yield* withEnv({})(JwksCache.config)
+          expect(Duration.toMillis(defaults.refreshInterval)).toBe(20 * 60_000)
+          expect(defaults.refreshAfterUses).toBe(1000)
+          expect(Duration.toMillis(defaults.unknownKidCooldown)).toBe(30_000)
+          const set = yield* withEnv({
+            JWKS_CACHE_INTERVAL: "0.5",
+            JWKS_CACHE_USAGES: "7",
+            JWKS_UNKNOWN_KID_COOLDOWN: "2.5"
+          })(JwksCache.config)
+          expect(Duration.toMillis(set.refreshInterval)).toBe(30_000)
+          expect(set.refreshAfterUses).toBe(7)
+          expect(Duration.toMillis(set.unknownKidCooldown)).toBe(2_500)
+          // No cooldown at all is allowed: every unknown kid may refetch.
+          const none = yield* withEnv({ JWKS_UNKNOWN_KID_COOLDOWN: "0" })(JwksCache.config)
+          expect(Duration.toMillis(none.unknownKidCooldown)).toBe(0)
+        })
     )
 
-    it.effect("refuses non-positive or non-numeric intervals and non-positive or non-integer usages", () =>
+    it.effect("refuses bad intervals, usages and cooldowns: out of range, not numbers, not whole where counted", () =>
       Effect.gen(function* () {
         const invalid: ReadonlyArray<Record<string, string>> = [
           { JWKS_CACHE_INTERVAL: "0" },
@@ -584,7 +595,10 @@ describe("JwksCache", () => {
           { JWKS_CACHE_USAGES: "0" },
           { JWKS_CACHE_USAGES: "-1" },
           { JWKS_CACHE_USAGES: "1.5" },
-          { JWKS_CACHE_USAGES: "many" }
+          { JWKS_CACHE_USAGES: "many" },
+          { JWKS_UNKNOWN_KID_COOLDOWN: "-1" },
+          { JWKS_UNKNOWN_KID_COOLDOWN: "Infinity" },
+          { JWKS_UNKNOWN_KID_COOLDOWN: "soon" }
         ]
         for (const env of invalid) {
           const error = yield* Effect.flip(withEnv(env)(JwksCache.config))

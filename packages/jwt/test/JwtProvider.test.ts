@@ -12,6 +12,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigError from "effect/ConfigError"
 import * as ConfigProvider from "effect/ConfigProvider"
+import type { DurationInput } from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -541,6 +542,45 @@ describe("JwtProvider configuration", () => {
           JwtProvider.issuerFromConfig().pipe(withEnv({ AUTH_JWT_ISSUER: kit.issuer, JWKS_CACHE_INTERVAL: "soon" }))
         )
         expect(String(badInterval)).toContain("JWKS_CACHE_INTERVAL")
+      })
+    )
+  )
+
+  it.scoped("issuerFromConfig: a JWKS setting passed in code holds unless its variable is set, which wins", () =>
+    withHttp(
+      Effect.gen(function* () {
+        yield* TestClock.setTime(Date.now())
+        const kit = yield* Issuer.scoped({ algorithm: "ES256" })
+        const env = {
+          AUTH_JWT_ISSUER: kit.issuer,
+          AUTH_JWT_JWKS_URL: kit.jwksUrl,
+          AUTH_JWT_AUDIENCE: "api",
+          AUTH_JWT_ALGORITHMS: "ES256"
+        }
+        const madeUpKid = (i: number) =>
+          Effect.promise(() => Keys.generate("ES256", { kid: `made-up-${i}` })).pipe(
+            Effect.flatMap((key) => mint(kit, {}, { key }))
+          )
+        /** JWKS requests made by two tokens with made-up kids `wait` apart (the first one refetches). */
+        const fetchesFor = (provider: AuthProvider.AuthProvider, wait: DurationInput) =>
+          Effect.gen(function* () {
+            yield* authenticate(provider, yield* mint(kit))
+            const before = kit.requests.jwks
+            yield* Effect.flip(authenticate(provider, yield* madeUpKid(1)))
+            yield* TestClock.adjust(wait)
+            yield* Effect.flip(authenticate(provider, yield* madeUpKid(2)))
+            return kit.requests.jwks - before
+          })
+        const fromCode = JwtProvider.issuerFromConfig({ jwks: { unknownKidCooldown: "5 seconds" } })
+
+        // Without the variable, the 5 s passed in code applies (the default 30 s would allow one fetch).
+        const codeOnly = yield* JwtProvider.provider([fromCode]).pipe(withEnv(env))
+        expect(yield* fetchesFor(codeOnly, "5 seconds")).toBe(2)
+        // With it, the variable wins: 60 s, so a second unknown kid 5 s later is refused without a fetch.
+        const variable = yield* JwtProvider.provider([fromCode]).pipe(
+          withEnv({ ...env, JWKS_UNKNOWN_KID_COOLDOWN: "60" })
+        )
+        expect(yield* fetchesFor(variable, "5 seconds")).toBe(1)
       })
     )
   )

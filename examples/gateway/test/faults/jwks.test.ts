@@ -55,7 +55,7 @@ const startIssuer = async () => {
   return issuer
 }
 
-const startWith = (kit: Issuer.Issuer): Promise<Gateway> =>
+const startWith = (kit: Issuer.Issuer, settings: Readonly<Record<string, string>> = {}): Promise<Gateway> =>
   startGateway({
     AUTH_JWT_ISSUER: kit.issuer,
     AUTH_JWT_JWKS_URL: kit.jwksUrl,
@@ -64,7 +64,8 @@ const startWith = (kit: Issuer.Issuer): Promise<Gateway> =>
     JWKS_CACHE_INTERVAL: refreshEveryMinutes,
     // The mix is sent many times by one subject: the rate limit is not what these scenarios measure.
     AUTH_RATE_LIMIT_PER_MINUTE: "1000000",
-    AUTH_LOG_LEVEL: "error"
+    AUTH_LOG_LEVEL: "error",
+    ...settings
   })
 
 // ---------------------------------------------------------------------------------------------------
@@ -431,4 +432,51 @@ describe("fault injection: the JWT key endpoint", () => {
     },
     longTestMillis
   )
+
+  it("an unknown kid spends the refetch: a key first used inside the cooldown is refused until it ends, never deferred", async () => {
+    const scenario = "unknown kid spends the refetch (cooldown 5 s)"
+    const cooldownMillis = 5_000
+    const kit = await startIssuer()
+    // No regular refresh within the test: only the unknown-kid refetch can bring the new key in.
+    const gateway = await startWith(kit, { JWKS_CACHE_INTERVAL: "20", JWKS_UNKNOWN_KID_COOLDOWN: "5" })
+    const mix = await mixOf(kit)
+    const { forgedNewKid: _, ...knownKids } = mix
+    const { forgedNewKid: __, ...healthyKnownKids } = healthy
+    expect(phase(scenario, "before", await sendMix(gateway, knownKids))).toEqual(healthyKnownKids)
+
+    // A forged token under a kid of its own makes the gateway refetch, and starts the cooldown.
+    const fetches = kit.requests.jwks
+    const forged = await send(gateway, "forgedNewKid", mix.forgedNewKid)
+    expect(outcomeOf(forged.status)).toBe("refused")
+    expect(kit.requests.jwks).toBe(fetches + 1)
+
+    // The issuer starts signing with a key it had not published before: inside the cooldown its tokens are
+    // refused without a fetch (a 503 would let made-up kids produce 5xx answers), then accepted.
+    const newKey = await kit.rotate()
+    const newMix = await mixOf(kit, newKey)
+    const samples: Array<Sample> = []
+    await eventually(async () => {
+      const sample = await send(gateway, "validNew", newMix.valid)
+      samples.push(sample)
+      expect(sample.status).toBe(200)
+    }, 15_000)
+    const firstAccepted = samples.at(-1)!
+    const refusedInside = samples.filter(
+      (sample) => sample.startedAt + sample.millis < forged.startedAt + cooldownMillis
+    )
+    expect(outcomesByKind(samples.slice(0, -1))).toEqual(samples.length > 1 ? { validNew: ["refused"] } : {})
+    expect(refusedInside.length).toBeGreaterThan(0)
+    expect(firstAccepted.startedAt + firstAccepted.millis).toBeGreaterThanOrEqual(forged.startedAt + cooldownMillis)
+    expect(kit.requests.jwks).toBe(fetches + 2)
+    phase(scenario, "new key used inside the cooldown", samples)
+    console.log(
+      `${scenario}: new-key tokens refused ${samples.length - 1} times, first accepted ` +
+        `${firstAccepted.startedAt + firstAccepted.millis - forged.startedAt} ms after the forged token`
+    )
+
+    expect(phase(scenario, "after", await sendMix(gateway, { ...newMix, validOld: mix.valid }))).toEqual({
+      ...healthy,
+      validOld: ["accepted"]
+    })
+  })
 })

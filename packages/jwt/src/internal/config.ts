@@ -1,6 +1,7 @@
-import type * as Config from "effect/Config"
+import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as JwksCache from "../JwksCache.js"
 
 /**
@@ -28,8 +29,24 @@ export const namingVariables =
     }
   }
 
-/** The JWKS refresh settings read from `JWKS_CACHE_INTERVAL` / `JWKS_CACHE_USAGES`. */
-export type JwksRefresh = Config.Config.Success<typeof JwksCache.config>
+/**
+ * The JWKS settings whose variable is set (`JWKS_CACHE_INTERVAL`, `JWKS_CACHE_USAGES`,
+ * `JWKS_UNKNOWN_KID_COOLDOWN`); the others are left out, so a value the caller passes in code keeps
+ * applying instead of being replaced by the variable's default.
+ */
+export type JwksRefresh = Partial<Config.Config.Success<typeof JwksCache.config>>
+
+const isSet = (name: string) => Effect.map(Config.option(Config.string(name)), Option.isSome)
+
+const jwksRefreshSet: Effect.Effect<JwksRefresh, ConfigError.ConfigError> = Effect.gen(function* () {
+  // JwksCache.config validates every variable that is set; only their presence is read here.
+  const refresh = yield* JwksCache.config
+  return {
+    ...((yield* isSet("JWKS_CACHE_INTERVAL")) ? { refreshInterval: refresh.refreshInterval } : {}),
+    ...((yield* isSet("JWKS_CACHE_USAGES")) ? { refreshAfterUses: refresh.refreshAfterUses } : {}),
+    ...((yield* isSet("JWKS_UNKNOWN_KID_COOLDOWN")) ? { unknownKidCooldown: refresh.unknownKidCooldown } : {})
+  }
+})
 
 /**
  * An issuer built from configuration: its own settings plus the JWKS refresh settings, with errors that
@@ -42,6 +59,6 @@ export const issuerFromConfig = <Settings, A, R>(
 ): Effect.Effect<A, ConfigError.ConfigError, R> =>
   Effect.gen(function* () {
     const read = yield* settings
-    const refresh = yield* JwksCache.config
+    const refresh = yield* jwksRefreshSet
     return yield* Effect.mapError(build(read, refresh), namingVariables(variables))
   })
