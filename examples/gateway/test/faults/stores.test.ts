@@ -245,7 +245,7 @@ interface RedisKeys {
   readonly dir: string
   readonly file: string
   /** One fresh key per phase, so that each phase starts with a whole budget. */
-  readonly budgeted: Record<"before" | "during" | "after", string>
+  readonly budgeted: Record<"before" | "during" | "after" | "stalled", string>
   /** A key with a budget no poll can spend, to watch the limiter come and go. */
   readonly probe: string
 }
@@ -253,7 +253,12 @@ interface RedisKeys {
 const redisKeys = async (): Promise<RedisKeys> => {
   const dir = await tempDir()
   const file = Path.join(dir, "api_keys.json")
-  const budgeted = { before: ApiKey.generate(), during: ApiKey.generate(), after: ApiKey.generate() }
+  const budgeted = {
+    before: ApiKey.generate(),
+    during: ApiKey.generate(),
+    after: ApiKey.generate(),
+    stalled: ApiKey.generate()
+  }
   const probe = ApiKey.generate()
   await Fs.writeFile(
     file,
@@ -366,6 +371,20 @@ describe.runIf(await Services.shouldRun("Redis", redis))("Redis taken away and g
       expect(gateway.output()).toContain("Redis answers again: the rate limit is shared again")
     }, 20_000)
     await runBudgetPhase(rows, scenario, "after cut", gateway, keys.budgeted.after, spent)
+
+    // A Redis that hangs is given up after its command timeout, and memory counts meanwhile.
+    await proxy.stall()
+    await runBudgetPhase(rows, scenario, "during stall", gateway, keys.budgeted.stalled, spent)
+    expect(
+      gateway.output().split("Redis cannot answer: rate limits are counted in this instance's memory")
+    ).toHaveLength(3)
+    await proxy.restore()
+    await eventually(async () => {
+      expect(await statusOf(gateway, redisMix(keys.probe, [0])[0]!)).toBe(200)
+      expect(gateway.output().split("Redis answers again").length).toBe(3)
+    }, 20_000)
+    // The key spent in memory during the cut is untouched in Redis: its whole budget there.
+    await runBudgetPhase(rows, scenario, "after stall", gateway, keys.budgeted.during, spent)
 
     // The key spent before the outage is spent in Redis only: the memory limiter never saw it, so a 429 here
     // shows the count is Redis's again.
