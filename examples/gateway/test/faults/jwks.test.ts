@@ -324,6 +324,23 @@ describe("fault injection: the JWT key endpoint", () => {
     longTestMillis
   )
 
+  it("JWKS slow but within the fetch timeout (2 s): the first requests wait for it and get their usual answers", async () => {
+    const scenario = "JWKS slow (2 s, fetch timeout 5 s)"
+    const kit = await startIssuer()
+    kit.setFault({ _tag: "Slow", millis: 2_000 }, "jwks")
+    const gateway = await startWith(kit)
+    const mix = await mixOf(kit)
+
+    // No keys yet: every request waits for the one slow fetch, then is answered on its merits, never 503.
+    const cold = (await Promise.all([sendMix(gateway, mix), sendMix(gateway, mix)])).flat()
+    expect(phase(scenario, "during, no keys yet", cold)).toEqual(healthy)
+    for (const sample of cold) expect(sample.millis).toBeGreaterThanOrEqual(1_500)
+
+    // Keys cached: the slow refresh runs in the background; valid tokens do not wait for it.
+    const cached = await duringRefresh(scenario, kit, gateway, mix, { _tag: "Slow", millis: 2_000 })
+    for (const sample of cached.filter((sample) => sample.kind === "valid")) expect(sample.millis).toBeLessThan(1_500)
+  })
+
   const mebibytes2 = 2 * 1024 * 1024
   it.each([
     ["not JSON", { _tag: "Garbage" }],
