@@ -221,6 +221,19 @@ const duringRefresh = async (
   return samples
 }
 
+/**
+ * A gateway whose issuer answers its JWKS after `millis`, and what the first requests got: two mixes sent at
+ * once, before the gateway has any keys.
+ */
+const startWithSlowJwks = async (millis: number) => {
+  const kit = await startIssuer()
+  kit.setFault({ _tag: "Slow", millis }, "jwks")
+  const gateway = await startWith(kit)
+  const mix = await mixOf(kit)
+  const cold = (await Promise.all([sendMix(gateway, mix), sendMix(gateway, mix)])).flat()
+  return { kit, gateway, mix, cold }
+}
+
 /** The kinds of a mix without `valid`, for a phase that sends valid tokens of two keys. */
 const withoutValid = <A extends { readonly valid: unknown }>({ valid: _, ...rest }: A): Omit<A, "valid"> => rest
 
@@ -303,13 +316,8 @@ describe("fault injection: the JWT key endpoint", () => {
     "JWKS slower than the fetch timeout: one bounded wait then 503 without keys, no wait with cached keys",
     async () => {
       const scenario = "JWKS slow (8 s, fetch timeout 5 s)"
-      const kit = await startIssuer()
-      kit.setFault({ _tag: "Slow", millis: 8_000 }, "jwks")
-      const gateway = await startWith(kit)
-      const mix = await mixOf(kit)
-
       // No keys yet: every request waits for the one fetch they share, which the gateway gives up at its timeout.
-      const cold = (await Promise.all([sendMix(gateway, mix), sendMix(gateway, mix)])).flat()
+      const { cold, gateway, kit, mix } = await startWithSlowJwks(8_000)
       expect(phase(scenario, "during, no keys yet", cold)).toEqual(noKeys)
       expect(kit.requests.jwks).toBe(1)
       for (const sample of cold) expect(sample.millis).toBeGreaterThanOrEqual(4_000)
@@ -326,13 +334,8 @@ describe("fault injection: the JWT key endpoint", () => {
 
   it("JWKS slow but within the fetch timeout (2 s): the first requests wait for it and get their usual answers", async () => {
     const scenario = "JWKS slow (2 s, fetch timeout 5 s)"
-    const kit = await startIssuer()
-    kit.setFault({ _tag: "Slow", millis: 2_000 }, "jwks")
-    const gateway = await startWith(kit)
-    const mix = await mixOf(kit)
-
     // No keys yet: every request waits for the one slow fetch, then is answered on its merits, never 503.
-    const cold = (await Promise.all([sendMix(gateway, mix), sendMix(gateway, mix)])).flat()
+    const { cold, gateway, kit, mix } = await startWithSlowJwks(2_000)
     expect(phase(scenario, "during, no keys yet", cold)).toEqual(healthy)
     for (const sample of cold) expect(sample.millis).toBeGreaterThanOrEqual(1_500)
 
