@@ -8,16 +8,14 @@
 // then again, backwards every other round) for BENCH_ROUNDS rounds, so that drift of the machine hits them
 // all alike; the tables show the median over the rounds.
 import autocannon from "autocannon"
-import { SignJWT, exportJWK } from "jose"
 import { execFileSync, spawn } from "node:child_process"
-import { generateKeyPairSync } from "node:crypto"
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs"
-import { createServer } from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { clearTimeout, setTimeout } from "node:timers"
 import { URL, fileURLToPath } from "node:url"
 import { commit, cpuModel, dependencyVersion, packageVersion } from "./machine.mjs"
+import { issuerFixture } from "./http/fixture.mjs"
 import { writeSection } from "./results.mjs"
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
@@ -87,35 +85,8 @@ if (profileAt !== -1 && !cases.some((c) => c.name === profiled)) {
 // --- Keys, JWKS endpoint, tokens ----------------------------------------------------------------------------
 
 const started = Date.now()
-const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
-const jwk = { ...(await exportJWK(publicKey)), kid: "bench-key-1", alg: "RS256", use: "sig" }
-const jwksBody = JSON.stringify({ keys: [jwk] })
-let jwksFetches = 0
-const jwksServer = createServer((request, response) => {
-  if (request.url !== "/jwks.json") return response.writeHead(404).end()
-  jwksFetches++
-  response.writeHead(200, { "content-type": "application/json" }).end(jwksBody)
-})
-await new Promise((resolve) => jwksServer.listen(0, "127.0.0.1", resolve))
-const jwksOrigin = `http://127.0.0.1:${jwksServer.address().port}`
-const issuer = `${jwksOrigin}/`
-const audience = "bench-api"
-
-const sign = (claims, { exp = "1h", iss = issuer, aud = audience } = {}) =>
-  new SignJWT(claims)
-    .setProtectedHeader({ alg: "RS256", kid: jwk.kid, typ: "JWT" })
-    .setIssuedAt()
-    .setIssuer(iss)
-    .setAudience(aud)
-    .setExpirationTime(exp)
-    .sign(privateKey)
-
-const repeated = await sign({ sub: "user-repeated" })
-const distinct = []
-for (let i = 0; i < TOKENS; i += 100) {
-  const batch = Array.from({ length: Math.min(100, TOKENS - i) }, (_, j) => sign({ sub: `user-${i + j}` }))
-  distinct.push(...(await Promise.all(batch)))
-}
+const fixture = await issuerFixture({ distinctTokens: TOKENS })
+const { repeated, distinct, sign } = fixture
 const tokenSets = { repeated: [repeated], distinct }
 
 // Tokens every verifying server must refuse. The tampered one changes a character in the middle of the
@@ -142,10 +113,7 @@ const startServer = (c) =>
       env: {
         ...process.env,
         ...c.env,
-        BENCH_ISSUER: issuer,
-        BENCH_AUDIENCE: audience,
-        BENCH_JWKS_URL: `${jwksOrigin}/jwks.json`,
-        BENCH_PUBLIC_JWK: JSON.stringify(jwk)
+        ...fixture.serverEnv
       },
       stdio: ["ignore", "pipe", "inherit"]
     })
@@ -298,7 +266,7 @@ try {
     await check(c, server.origin)
   }
   console.log(
-    `${cases.length} servers up and checked (JWKS fetched ${jwksFetches} times); ` +
+    `${cases.length} servers up and checked (JWKS fetched ${fixture.jwksFetches()} times); ` +
       `${WARMUP} s warm-up each, then ${ROUNDS} rounds of ${DURATION} s per run, ${CONNECTIONS} connections`
   )
   for (const c of cases) await load(servers.get(c.name), c.path, distinct, WARMUP)
@@ -324,7 +292,7 @@ try {
   if (profiled !== undefined) profile = topSelfTime(profileDir)
 } finally {
   await stopAll()
-  jwksServer.close()
+  fixture.close()
 }
 const seconds = ((Date.now() - started) / 1000).toFixed(0)
 
