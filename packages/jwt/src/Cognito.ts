@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { nonEmptyString } from "./internal/claims.js"
 import { issuerFromConfig as issuerFromSettings } from "./internal/config.js"
 import * as Compact from "./internal/compact.js"
 import * as JwksCache from "./JwksCache.js"
@@ -198,11 +199,6 @@ type Reason = AuthError.InvalidToken["reason"]
 
 const refuse = (reason: Reason, detail: string) => new AuthError.InvalidToken({ reason, detail })
 
-const stringClaim = (claims: JwtVerifier.Claims, name: string): string | undefined => {
-  const value = claims[name]
-  return typeof value === "string" && value.length > 0 ? value : undefined
-}
-
 /**
  * Cognito's rules after the signature: `token_use` says which token this is, and each kind names its app
  * client in a different claim, so no generic audience check can do it.
@@ -236,8 +232,8 @@ const checkCognitoClaims = (
 const noNames: ReadonlyArray<string> = []
 
 const defaultProfile = (claims: JwtVerifier.Claims): Profile => ({
-  name: stringClaim(claims, "name") ?? stringClaim(claims, "cognito:username") ?? stringClaim(claims, "username"),
-  email: stringClaim(claims, "email")
+  name: nonEmptyString(claims.name) ?? nonEmptyString(claims["cognito:username"]) ?? nonEmptyString(claims.username),
+  email: nonEmptyString(claims.email)
 })
 
 /**

@@ -18,6 +18,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as CacheProbe from "./internal/cacheProbe.js"
+import { nonEmptyString } from "./internal/claims.js"
 import { issuerFromConfig as issuerFromSettings } from "./internal/config.js"
 import { FetchFailure, fetchJson } from "./internal/fetchJson.js"
 import * as JwksCache from "./JwksCache.js"
@@ -297,11 +298,6 @@ const checkTenant = (
   return Either.right(verified)
 }
 
-const stringClaim = (claims: JwtVerifier.Claims, claim: string): string | undefined => {
-  const value = claims[claim]
-  return typeof value === "string" && value.length > 0 ? value : undefined
-}
-
 const emailLike = /^[^\s@#]+@[^\s@]+\.[^\s@]+$/
 
 /**
@@ -312,8 +308,8 @@ const emailLike = /^[^\s@#]+@[^\s@]+\.[^\s@]+$/
 const kindOf = (claims: JwtVerifier.Claims): Identity.Kind => {
   const idtyp = claims.idtyp
   if (idtyp !== undefined) return idtyp === "app" ? "machine" : "user"
-  const oid = stringClaim(claims, "oid")
-  return claims.scp === undefined && oid !== undefined && oid === stringClaim(claims, "sub") ? "machine" : "user"
+  const oid = nonEmptyString(claims.oid)
+  return claims.scp === undefined && oid !== undefined && oid === nonEmptyString(claims.sub) ? "machine" : "user"
 }
 
 /**
@@ -343,7 +339,7 @@ const identify = (claims: JwtVerifier.Claims): Either.Either<Identity.Identity, 
       kind: kindOf(claims)
     }),
     (identity) => {
-      const upn = [stringClaim(claims, "preferred_username"), stringClaim(claims, "upn")].find(
+      const upn = [nonEmptyString(claims.preferred_username), nonEmptyString(claims.upn)].find(
         (value) => value !== undefined && emailLike.test(value)
       )
       const grants: Identity.Grants | undefined = hasGroupsOverage(claims)

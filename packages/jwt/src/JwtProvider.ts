@@ -15,6 +15,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as CacheProbe from "./internal/cacheProbe.js"
+import { nonEmptyString } from "./internal/claims.js"
 import { issuerFromConfig as issuerFromSettings } from "./internal/config.js"
 import * as Compact from "./internal/compact.js"
 import * as JwksCache from "./JwksCache.js"
@@ -181,11 +182,6 @@ export interface ClaimMapping {
   readonly permissions?: ReadonlyArray<string> | undefined
 }
 
-const stringClaim = (claims: JwtVerifier.Claims, name: string): string | undefined => {
-  const value = claims[name]
-  return typeof value === "string" && value.length > 0 ? value : undefined
-}
-
 /**
  * An identity from verified claims. The id claim must be a non-empty string.
  *
@@ -201,7 +197,7 @@ export const identityFromClaims = (
 ): Either.Either<Identity.Identity, AuthError.InvalidToken> => {
   const mapping = options?.mapping
   const idClaim = mapping?.id ?? "sub"
-  const id = stringClaim(claims, idClaim)
+  const id = nonEmptyString(claims[idClaim])
   if (id === undefined) {
     const reason = claims[idClaim] === undefined ? "missing-claim" : "invalid-claim"
     return Either.left(new AuthError.InvalidToken({ reason, detail: `The token's "${idClaim}" claim is not usable` }))
@@ -211,8 +207,8 @@ export const identityFromClaims = (
     id,
     kind: options?.kind ?? "user",
     provider,
-    name: stringClaim(claims, mapping?.name ?? "name"),
-    email: stringClaim(claims, mapping?.email ?? "email"),
+    name: nonEmptyString(claims[mapping?.name ?? "name"]),
+    email: nonEmptyString(claims[mapping?.email ?? "email"]),
     claims,
     grants: {
       groups: Identity.namesFromClaims(claims, mapping?.groups ?? defaultClaims.groups),
@@ -235,8 +231,8 @@ const defaultClaims = {
  * @since 0.1.0
  */
 export const isClientCredentials = (claims: JwtVerifier.Claims): boolean => {
-  const clientId = stringClaim(claims, "client_id") ?? stringClaim(claims, "azp")
-  return clientId !== undefined && clientId === stringClaim(claims, "sub")
+  const clientId = nonEmptyString(claims.client_id) ?? nonEmptyString(claims.azp)
+  return clientId !== undefined && clientId === nonEmptyString(claims.sub)
 }
 
 /**

@@ -160,13 +160,27 @@ export const deepFreeze = <A>(value: A): A => {
 const headers = new Map<string, Readonly<Record<string, unknown>>>()
 const maxHeaders = 64
 
-const parseHeader = (segment: string, alphabetChecked: boolean): Readonly<Record<string, unknown>> | undefined => {
-  const known = headers.get(segment)
-  if (known !== undefined) return known
-  const header = parseObject(segment, alphabetChecked)
-  if (header === undefined) return undefined
-  if (headers.size >= maxHeaders) headers.clear()
-  headers.set(segment, deepFreeze(header))
+/** The header read last: most tokens repeat it, and comparing a prefix costs less than hashing it for the map. */
+let lastHeader: { readonly segment: string; readonly header: Readonly<Record<string, unknown>> } | undefined
+
+/** The header of `token`, whose first segment ends at `end`. */
+const parseHeader = (
+  token: string,
+  end: number,
+  alphabetChecked: boolean
+): Readonly<Record<string, unknown>> | undefined => {
+  const last = lastHeader
+  if (last !== undefined && last.segment.length === end && token.startsWith(last.segment)) return last.header
+  const segment = token.slice(0, end)
+  let header = headers.get(segment)
+  if (header === undefined) {
+    const parsed = parseObject(segment, alphabetChecked)
+    if (parsed === undefined) return undefined
+    if (headers.size >= maxHeaders) headers.clear()
+    header = deepFreeze(parsed)
+    headers.set(segment, header)
+  }
+  lastHeader = { segment, header }
   return header
 }
 
@@ -202,11 +216,10 @@ const decodeUncached = (token: string, maxBytes: number): Either.Either<Decoded,
   if (first === -1 || second === -1 || token.indexOf(".", second + 1) !== -1) {
     return Either.left(malformed("The token does not have three segments"))
   }
-  const encodedHeader = token.slice(0, first)
   const encodedPayload = token.slice(first + 1, second)
   const encodedSignature = token.slice(second + 1)
   const alphabetChecked = hasCompactAlphabet(token)
-  const header = parseHeader(encodedHeader, alphabetChecked)
+  const header = parseHeader(token, first, alphabetChecked)
   if (header === undefined) return Either.left(malformed("The token header is not a base64url JSON object"))
   if (typeof header.alg !== "string") return Either.left(malformed("The token header has no algorithm"))
   const claims = parseObject(encodedPayload, alphabetChecked)
