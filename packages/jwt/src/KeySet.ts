@@ -152,6 +152,14 @@ const unknownKey = () => new AuthError.InvalidToken({ reason: "unknown-key", det
 const make = (entries: ReadonlyArray<Entry>): KeySet => {
   const kids = new Set<string>()
   for (const entry of entries) if (entry.binding.kid !== undefined) kids.add(entry.binding.kid)
+  /**
+   * The keys found for each algorithm and kid: a key set never changes, so each answer is worked out once.
+   * Only found keys are kept, which bounds this by the set (made-up kids are not remembered).
+   */
+  const found = new Map<
+    Algorithm,
+    Map<string | undefined, Either.Either<ReadonlyArray<VerificationKey>, AuthError.InvalidToken>>
+  >()
   const keysForNow = ({
     alg,
     kid
@@ -159,6 +167,20 @@ const make = (entries: ReadonlyArray<Entry>): KeySet => {
     readonly alg: Algorithm
     readonly kid?: string | undefined
   }): Either.Either<ReadonlyArray<VerificationKey>, AuthError.InvalidToken> => {
+    const known = found.get(alg)?.get(kid)
+    if (known !== undefined) return known
+    const answer = lookup(alg, kid)
+    if (Either.isRight(answer)) {
+      let byKid = found.get(alg)
+      if (byKid === undefined) found.set(alg, (byKid = new Map()))
+      byKid.set(kid, answer)
+    }
+    return answer
+  }
+  const lookup = (
+    alg: Algorithm,
+    kid: string | undefined
+  ): Either.Either<ReadonlyArray<VerificationKey>, AuthError.InvalidToken> => {
     const candidates = entries.filter(
       (entry) => entry.binding.algorithms.includes(alg) && (kid === undefined || entry.binding.kid === kid)
     )
@@ -171,7 +193,7 @@ const make = (entries: ReadonlyArray<Entry>): KeySet => {
       const key = importKeys(entry)?.get(alg)
       if (key !== undefined) keys.push(key)
     }
-    return keys.length === 0 ? Either.left(unknownKey()) : Either.right(keys)
+    return keys.length === 0 ? Either.left(unknownKey()) : Either.right(Object.freeze(keys))
   }
   // An Either is an Effect: the lookup is synchronous either way.
   return { kids, size: entries.length, keysFor: keysForNow, keysForNow }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { hasDuplicateMembers, looksLikeJwt } from "../src/internal/compact.js"
+import * as Either from "effect/Either"
+import { decode, hasDuplicateMembers, looksLikeJwt } from "../src/internal/compact.js"
 
 /**
  * The reference: a small recursive-descent reader of valid JSON that compares each object's member names
@@ -140,5 +141,45 @@ describe("compact: looksLikeJwt", () => {
     const others = ["abc.def.ghi", "eyJh.eyJz", "eyJh.eyJz.c2ln.x", "eyJh..c2ln", "eyJh.eyJz.", "eyJ.", "eyJ"]
     const badCharacters = ["eyJh.ey+z.c2ln", "eyJh.eyJz.c2/n", "eyJh.eyJz.c2ln=", "eyJh~.eyJz.c2ln", "eyJh.eyJz.c2 n"]
     for (const token of [...others, ...badCharacters]) expect(looksLikeJwt(token), token).toBe(false)
+  })
+})
+
+describe("compact: decode", () => {
+  const segment = (bytes: Uint8Array | string) => Buffer.from(bytes).toString("base64url")
+  const header = segment(JSON.stringify({ alg: "RS256", kid: "k" }))
+  const token = (payload: Uint8Array | string, head = header) => `${head}.${segment(payload)}.c2ln`
+  const claimsOf = (text: string) => {
+    const decoded = decode(text, 8192)
+    return Either.isRight(decoded) ? decoded.right.claims : decoded.left.reason
+  }
+
+  it("refuses a payload that is not UTF-8, and keeps a U+FFFD the issuer signed", () => {
+    expect(claimsOf(token('{"sub":"\uFFFD"}'))).toEqual({ sub: "\uFFFD" })
+    const invalid = [
+      Uint8Array.of(...Buffer.from('{"sub":"'), 0xff, ...Buffer.from('"}')),
+      // An overlong "/" and a lone surrogate: both decode to U+FFFD, neither is UTF-8.
+      Uint8Array.of(...Buffer.from('{"sub":"'), 0xc0, 0xaf, ...Buffer.from('"}')),
+      Uint8Array.of(...Buffer.from('{"sub":"'), 0xed, 0xa0, 0x80, ...Buffer.from('"}'))
+    ]
+    for (const bytes of invalid) expect(claimsOf(token(bytes))).toBe("malformed")
+  })
+
+  it("reads each token's own segments, whatever looksLikeJwt saw last", () => {
+    const a = token('{"sub":"a"}')
+    const b = token('{"sub":"bb"}')
+    expect(looksLikeJwt(a)).toBe(true)
+    expect(claimsOf(b)).toEqual({ sub: "bb" })
+    expect(looksLikeJwt(a)).toBe(true)
+    expect(claimsOf(a)).toEqual({ sub: "a" })
+    expect(looksLikeJwt(b)).toBe(true)
+    expect(claimsOf(`${b}.x`)).toBe("malformed")
+  })
+
+  it("decodes a header that shortens or extends the last one on its own", () => {
+    expect(claimsOf(token('{"sub":"a"}'))).toEqual({ sub: "a" })
+    // The same characters as the last header, one fewer or one more: neither is that header.
+    expect(claimsOf(token('{"sub":"a"}', header.slice(0, -1)))).toBe("malformed")
+    expect(claimsOf(token('{"sub":"a"}', `${header}A`))).toBe("malformed")
+    expect(claimsOf(token('{"sub":"a"}'))).toEqual({ sub: "a" })
   })
 })

@@ -31,21 +31,42 @@ export const isTooLarge = (token: string, maxBytes: number): boolean =>
   token.length > maxBytes || (token.length * 3 > maxBytes && Buffer.byteLength(token, "utf8") > maxBytes)
 
 /**
- * Decodes strict base64url: the URL-safe alphabet only, no padding, and canonical, i.e. the unused low
- * bits of the last character are zero. Two spellings of one signature must not both verify.
+ * Whether a segment is strict base64url: the URL-safe alphabet only, no padding, and canonical, i.e. the
+ * unused low bits of the last character are zero. Two spellings of one signature must not both verify.
  * `alphabetChecked`: the caller knows the segment holds base64url characters only.
  */
-export const decodeBase64url = (segment: string, alphabetChecked = false): Buffer | undefined => {
-  if (!alphabetChecked && !base64url.test(segment)) return undefined
+const isStrictBase64url = (segment: string, alphabetChecked: boolean): boolean => {
+  if (!alphabetChecked && !base64url.test(segment)) return false
   const rest = segment.length % 4
-  if (rest === 1) return undefined
-  if (rest !== 0) {
-    const last = alphabet.indexOf(segment.charAt(segment.length - 1))
-    // Two trailing characters carry 8 bits of 12, three carry 16 of 18.
-    const unused = rest === 2 ? 0b1111 : 0b11
-    if ((last & unused) !== 0) return undefined
-  }
-  return Buffer.from(segment, "base64url")
+  if (rest === 1) return false
+  if (rest === 0) return true
+  const last = alphabet.indexOf(segment.charAt(segment.length - 1))
+  // Two trailing characters carry 8 bits of 12, three carry 16 of 18.
+  return (last & (rest === 2 ? 0b1111 : 0b11)) === 0
+}
+
+/** Decodes strict base64url (see `isStrictBase64url`), or `undefined`. */
+const decodeBase64url = (segment: string, alphabetChecked: boolean): Buffer | undefined =>
+  isStrictBase64url(segment, alphabetChecked) ? Buffer.from(segment, "base64url") : undefined
+
+/**
+ * Where JSON segments are decoded. Their text is read out at once, so one buffer serves every token and a
+ * request allocates no buffer for its payload.
+ */
+let scratch = Buffer.allocUnsafe(1024)
+
+/** The UTF-8 text of a strict base64url segment, or `undefined` (empty, or not UTF-8). */
+const decodeText = (segment: string, alphabetChecked: boolean): string | undefined => {
+  if (!isStrictBase64url(segment, alphabetChecked)) return undefined
+  const size = Math.floor((segment.length * 3) / 4)
+  if (scratch.length < size) scratch = Buffer.allocUnsafe(size)
+  const length = scratch.write(segment, "base64url")
+  if (length === 0) return undefined
+  const text = scratch.toString("utf8", 0, length)
+  // Invalid UTF-8 is refused, never replaced by U+FFFD (which could make two byte strings one text). Decoding
+  // puts a U+FFFD in the text for every invalid sequence, so only a text holding one needs the bytes checked.
+  if (text.includes("\uFFFD") && !isUtf8(scratch.subarray(0, length))) return undefined
+  return text
 }
 
 /**
@@ -116,12 +137,9 @@ const countMembers = (value: unknown): number => {
 export const hasDuplicateMembers = (text: string, parsed: unknown): boolean => countNames(text) !== countMembers(parsed)
 
 const parseObject = (segment: string, alphabetChecked: boolean): Record<string, unknown> | undefined => {
-  const bytes = decodeBase64url(segment, alphabetChecked)
-  if (bytes === undefined || bytes.length === 0) return undefined
-  // Invalid UTF-8 is refused, never replaced by U+FFFD (which could make two byte strings one text).
-  if (!isUtf8(bytes)) return undefined
   // A byte-order mark stays in the text, so JSON.parse refuses it instead of it being dropped silently.
-  const text = bytes.toString("utf8")
+  const text = decodeText(segment, alphabetChecked)
+  if (text === undefined) return undefined
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -211,14 +229,17 @@ const decodeUncached = (token: string, maxBytes: number): Either.Either<Decoded,
   if (isTooLarge(token, maxBytes)) {
     return Either.left(new InvalidToken({ reason: "too-large", detail: "The token is larger than allowed" }))
   }
-  const first = token.indexOf(".")
-  const second = token.indexOf(".", first + 1)
-  if (first === -1 || second === -1 || token.indexOf(".", second + 1) !== -1) {
+  const shape = lastShape
+  lastShape = undefined
+  const scanned = shape !== undefined && shape.token === token
+  const first = scanned ? shape.first : token.indexOf(".")
+  const second = scanned ? shape.second : token.indexOf(".", first + 1)
+  if (!scanned && (first === -1 || second === -1 || token.indexOf(".", second + 1) !== -1)) {
     return Either.left(malformed("The token does not have three segments"))
   }
   const encodedPayload = token.slice(first + 1, second)
   const encodedSignature = token.slice(second + 1)
-  const alphabetChecked = hasCompactAlphabet(token)
+  const alphabetChecked = scanned || hasCompactAlphabet(token)
   const header = parseHeader(token, first, alphabetChecked)
   if (header === undefined) return Either.left(malformed("The token header is not a base64url JSON object"))
   if (typeof header.alg !== "string") return Either.left(malformed("The token header has no algorithm"))
@@ -239,13 +260,20 @@ export const looksLikeJwt = (token: string): boolean => {
   if (!token.startsWith("eyJ")) return false
   const first = token.indexOf(".")
   const second = token.indexOf(".", first + 1)
-  return (
+  const looksLike =
     second > first + 1 &&
     second < token.length - 1 &&
     token.indexOf(".", second + 1) === -1 &&
     hasCompactAlphabet(token)
-  )
+  if (looksLike) lastShape = { token, first, second }
+  return looksLike
 }
+
+/**
+ * The token `looksLikeJwt` accepted last, with its two dots (it holds base64url characters besides): the
+ * decoding that follows it, once, reuses that scan instead of repeating it.
+ */
+let lastShape: { readonly token: string; readonly first: number; readonly second: number } | undefined
 
 /**
  * The unverified `iss` claim, for choosing which issuer verifies the token; never for trusting it.
