@@ -445,7 +445,11 @@ let lastDigest: { readonly token: string; readonly digest: string } | undefined
 
 /** A token's cache key: its SHA-256 (one-shot `hash`, half the cost of a Hash object). */
 const tokenDigest = (token: string): string => {
-  if (lastDigest !== undefined && lastDigest.token === token) return lastDigest.digest
+  const last = lastDigest
+  // The last character first: two tokens of one issuer share a long prefix, often their length too.
+  if (last !== undefined && token.charCodeAt(token.length - 1) === last.token.charCodeAt(last.token.length - 1)) {
+    if (last.token === token) return last.digest
+  }
   const digest = hash("sha256", token, "base64url")
   lastDigest = { token, digest }
   return digest
