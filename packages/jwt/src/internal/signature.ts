@@ -94,7 +94,7 @@ export const verify = (alg: Algorithm, key: KeyObject, signingInput: string, sig
     // Ed25519 hashes itself, so only the one-shot call takes it. base64url is ASCII: latin1 encodes it exactly.
     if (scheme.hash === null) return cryptoVerify(null, Buffer.from(signingInput, "latin1"), key, signature)
     // A `Verify` object, not the one-shot `crypto.verify`: the one-shot call builds a job object around the same
-    // OpenSSL calls and costs about 1 µs more per RSA check (bench/RESULTS.md).
+    // OpenSSL calls and costs about 1 µs more per RSA check (measured: 22.0 against 20.9 µs for RS256).
     const verifier = createVerify(scheme.hash).update(signingInput, "latin1")
     if (scheme.keyType === "ec") return verifier.verify({ key, dsaEncoding: "ieee-p1363" }, signature)
     if (scheme.pss === true) {
