@@ -123,6 +123,9 @@ export const defaultMaxHeaderBytes = 16 * 1024
 
 // RFC 7235 token68: the only characters a Bearer token or a Basic value may contain.
 const token68 = /^[A-Za-z0-9\-._~+/]+=*$/
+// token68 without `~`, `+`, `/` and `=`: base64url characters and dots, a JWT's alphabet. Tried first, since a
+// value that has it is a token68 too, so one scan answers both questions for the common bearer token.
+const urlSafeToken68 = /^[A-Za-z0-9\-._]+$/
 const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const apiKeyCharacters = /^[\x21-\x7e]+$/
 // The API key grammar (`ApiKey.isValidKey`): a bare Authorization value is a key only when it is exactly this.
@@ -165,8 +168,19 @@ const single = (read: Headers[string], maxBytes: number, scheme?: Scheme): strin
  */
 export const isToken68 = (value: string): boolean => isLastToken68(value) || checkToken68(value)
 
+/**
+ * Whether a value is a token68 of base64url characters and dots only (no `~`, `+`, `/` or `=`): the alphabet
+ * of a JWT. Like `isToken68`, the token the parser has just checked costs a comparison.
+ *
+ * @since 0.1.0
+ */
+export const isUrlSafeToken68 = (value: string): boolean =>
+  isLastToken68(value) ? lastUrlSafe : checkToken68(value) && lastUrlSafe
+
 /** The value last found to be a token68 (a string cannot change, so the answer stays true). */
 let lastToken68 = ""
+/** Whether `lastToken68` is also url-safe (`isUrlSafeToken68`). */
+let lastUrlSafe = false
 
 /**
  * Whether `value` is the last token68: a client that repeats its token skips the scan. Tokens of one issuer
@@ -187,8 +201,10 @@ const isLastToken68 = (value: string): boolean => {
 
 /** The scan, remembering a value that passes. */
 const checkToken68 = (value: string): boolean => {
-  if (!token68.test(value)) return false
+  const urlSafe = urlSafeToken68.test(value)
+  if (!urlSafe && !token68.test(value)) return false
   lastToken68 = value
+  lastUrlSafe = urlSafe
   return true
 }
 

@@ -617,11 +617,11 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
       now: number,
       digest: string | undefined
     ): Either.Either<Verified, AuthError.InvalidToken> => {
-      // Frozen before any check, so the application's `issuer` predicate cannot change what later readers see.
-      const claims = Compact.deepFreeze(decoded.claims)
-      const refused = checkClaims(config, decoded.header, claims, now)
+      // Frozen since decoding, so the application's `issuer` predicate cannot change what later readers see.
+      const { claims, header } = decoded
+      const refused = checkClaims(config, header, claims, now)
       if (refused !== undefined) return Either.left(refused)
-      const verified: Verified = { header: Compact.deepFreeze(decoded.header), claims, key }
+      const verified: Verified = { header, claims, key }
       if (cache !== undefined && digest !== undefined) {
         const window = cacheWindow(config, claims)
         if (window !== undefined) cache.set(digest, { verified, ...window })
@@ -732,7 +732,7 @@ export const make = (options: Options): Effect.Effect<JwtVerifier, ConfigError.C
           nowMillis
         )
         const now = Math.floor(nowMillis / 1000)
-        const ours = checkClaims(config, decoded.header, Compact.deepFreeze(decoded.claims), now)
+        const ours = checkClaims(config, decoded.header, decoded.claims, now)
         if (ours !== undefined) return yield* Effect.fail(ours)
         if (refused !== undefined) return yield* Effect.fail(refused)
         return yield* complete(decoded, key, now, digest)

@@ -12,7 +12,7 @@ import { isUtf8 } from "node:buffer"
 type InvalidToken = AuthError.InvalidToken
 const InvalidToken = AuthError.InvalidToken
 
-/** A token split, decoded and parsed, nothing verified. */
+/** A token split, decoded and parsed (header and claims frozen all the way down), nothing verified. */
 export interface Decoded {
   readonly header: Readonly<Record<string, unknown>>
   readonly claims: Readonly<Record<string, unknown>>
@@ -70,16 +70,11 @@ const decodeText = (segment: string, alphabetChecked: boolean): string | undefin
 }
 
 /**
- * Whether every character of the token is base64url's or a dot, checked on the whole token at once: a
- * token68 (which the credential parser has just established, so this costs a comparison) without the four
- * token68 characters base64url lacks. When not, each segment is checked on its own, to say which is wrong.
+ * Whether every character of the token is base64url's or a dot, checked on the whole token at once (for a
+ * token the credential parser has just read, a comparison: its scan told this too). When not, each segment is
+ * checked on its own, to say which is wrong.
  */
-const hasCompactAlphabet = (token: string): boolean =>
-  Credential.isToken68(token) &&
-  token.indexOf("+") === -1 &&
-  token.indexOf("/") === -1 &&
-  token.indexOf("~") === -1 &&
-  token.indexOf("=") === -1
+const hasCompactAlphabet = (token: string): boolean => Credential.isUrlSafeToken68(token)
 
 /** Whether the quote at `at` is escaped, i.e. preceded by an odd number of backslashes. */
 const isEscaped = (text: string, at: number): boolean => {
@@ -107,13 +102,18 @@ const countNames = (text: string): number => {
   return names
 }
 
-/** How many members the objects of a parsed JSON value have in all. Iterative: deep nesting cannot overflow. */
-const countMembers = (value: unknown): number => {
+/**
+ * Freezes parsed JSON all the way down, so that one reader cannot change what another reads, and returns how
+ * many members its objects have in all: one walk serves the duplicate check and the freezing. Iterative: deep
+ * nesting cannot overflow.
+ */
+const freezeCountingMembers = (value: unknown): number => {
   let members = 0
   const pending: Array<unknown> = [value]
   while (pending.length > 0) {
     const next = pending.pop()
     if (typeof next !== "object" || next === null) continue
+    Object.freeze(next)
     if (Array.isArray(next)) {
       for (const item of next) if (typeof item === "object" && item !== null) pending.push(item)
       continue
@@ -132,11 +132,13 @@ const countMembers = (value: unknown): number => {
 /**
  * Whether valid JSON text has two members with the same name in one object (compared after unescaping:
  * `"s\u0075b"` is `"sub"`). `JSON.parse` keeps only the last of them, so its objects then hold fewer members
- * than the text has names; otherwise exactly as many.
+ * than the text has names; otherwise exactly as many. Freezes `parsed` on the way (see `freezeCountingMembers`).
  */
-export const hasDuplicateMembers = (text: string, parsed: unknown): boolean => countNames(text) !== countMembers(parsed)
+export const hasDuplicateMembers = (text: string, parsed: unknown): boolean =>
+  countNames(text) !== freezeCountingMembers(parsed)
 
-const parseObject = (segment: string, alphabetChecked: boolean): Record<string, unknown> | undefined => {
+/** A base64url JSON object segment, parsed and frozen, or `undefined`. */
+const parseObject = (segment: string, alphabetChecked: boolean): Readonly<Record<string, unknown>> | undefined => {
   // A byte-order mark stays in the text, so JSON.parse refuses it instead of it being dropped silently.
   const text = decodeText(segment, alphabetChecked)
   if (text === undefined) return undefined
@@ -149,26 +151,7 @@ const parseObject = (segment: string, alphabetChecked: boolean): Record<string, 
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined
   // JSON.parse keeps the last duplicate and jose does the same; another parser may keep the first.
   if (hasDuplicateMembers(text, value)) return undefined
-  return value as Record<string, unknown>
-}
-
-/** Freezes parsed JSON all the way down, so that one reader cannot change what another reads. */
-export const deepFreeze = <A>(value: A): A => {
-  // Frozen already (a cached header): this function froze it, before any other code saw it, so all of it is.
-  if (Object.isFrozen(value)) return value
-  const pending: Array<unknown> = [value]
-  while (pending.length > 0) {
-    const next = pending.pop()
-    if (typeof next === "object" && next !== null && !Object.isFrozen(next)) {
-      Object.freeze(next)
-      for (const name in next) {
-        if (!Object.hasOwn(next, name)) continue
-        const member: unknown = (next as Record<string, unknown>)[name]
-        if (typeof member === "object" && member !== null) pending.push(member)
-      }
-    }
-  }
-  return value
+  return value as Readonly<Record<string, unknown>>
 }
 
 /**
@@ -195,7 +178,7 @@ const parseHeader = (
     const parsed = parseObject(segment, alphabetChecked)
     if (parsed === undefined) return undefined
     if (headers.size >= maxHeaders) headers.clear()
-    header = deepFreeze(parsed)
+    header = parsed
     headers.set(segment, header)
   }
   lastHeader = { segment, header }
