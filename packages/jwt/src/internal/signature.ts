@@ -58,7 +58,7 @@ interface Check {
   /** What `Verify.verify` takes, with the same members for every algorithm (each ignores the others'). */
   readonly options: {
     readonly key: KeyObject
-    readonly dsaEncoding: "der" | "ieee-p1363"
+    readonly dsaEncoding: "ieee-p1363"
     readonly padding: number
     readonly saltLength: number
   }
@@ -111,10 +111,11 @@ export const fits = (alg: Algorithm, key: KeyObject): boolean => checkOf(alg, ke
  * Whether a signature has the one length `alg` allows with `key`: fixed for ECDSA (IEEE P1363), the
  * modulus' for RSA. Checked before any crypto, so one signature never has two spellings.
  */
-export const hasExactLength = (alg: Algorithm, key: KeyObject, signature: Uint8Array): boolean => {
-  const expected = checkOf(alg, key).signatureBytes
-  return expected === 0 || signature.length === expected
-}
+export const hasExactLength = (alg: Algorithm, key: KeyObject, signature: Uint8Array): boolean =>
+  hasLengthOf(checkOf(alg, key), signature)
+
+const hasLengthOf = (check: Check, signature: Uint8Array): boolean =>
+  check.signatureBytes === 0 || signature.length === check.signatureBytes
 
 /**
  * Whether `signature` is `alg`'s signature of `signingInput` (the ASCII `header.payload` of the token) by
@@ -123,7 +124,7 @@ export const hasExactLength = (alg: Algorithm, key: KeyObject, signature: Uint8A
 export const verify = (alg: Algorithm, key: KeyObject, signingInput: string, signature: Uint8Array): boolean => {
   const check = checkOf(alg, key)
   // A key source could hand over any key: `crypto.verify` would happily check RS256 with an EC key.
-  if (!check.fits || (check.signatureBytes !== 0 && signature.length !== check.signatureBytes)) return false
+  if (!check.fits || !hasLengthOf(check, signature)) return false
   try {
     // Ed25519 hashes itself, so only the one-shot call takes it. base64url is ASCII: latin1 encodes it exactly.
     if (check.hash === null) return cryptoVerify(null, Buffer.from(signingInput, "latin1"), key, signature)
