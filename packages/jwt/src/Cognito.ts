@@ -14,7 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { nonEmptyString } from "./internal/claims.js"
+import { isNonEmptyString, nonEmptyString } from "./internal/claims.js"
 import { issuerFromConfig as issuerFromSettings } from "./internal/config.js"
 import * as Compact from "./internal/compact.js"
 import * as JwksCache from "./JwksCache.js"
@@ -336,11 +336,7 @@ export const issuer = (
   Effect.gen(function* () {
     const pool = yield* userPool(options)
     const clientIds = options.clientIds
-    if (
-      !Array.isArray(clientIds) ||
-      clientIds.length === 0 ||
-      !clientIds.every((id) => typeof id === "string" && id.length > 0)
-    ) {
+    if (!Array.isArray(clientIds) || clientIds.length === 0 || !clientIds.every(isNonEmptyString)) {
       return yield* Effect.fail(invalid("clientIds", "Expected a non-empty list of app client ids"))
     }
     const tokenUse = options.tokenUse ?? "any"

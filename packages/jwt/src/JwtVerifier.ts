@@ -19,6 +19,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { jwtVerify } from "jose"
 import { hash } from "node:crypto"
+import { isNonEmptyString } from "./internal/claims.js"
 import * as Compact from "./internal/compact.js"
 import { publicKeyId } from "./internal/keyBinding.js"
 import * as Lru from "./internal/lru.js"
@@ -180,8 +181,6 @@ const normalizeTyp = (typ: string): string => {
   const lower = typ.toLowerCase()
   return lower.startsWith("application/") ? lower.slice("application/".length) : lower
 }
-
-const isNonEmptyString = (u: unknown): u is string => typeof u === "string" && u.length > 0
 
 const stringList = (value: string | ReadonlyArray<string>): ReadonlyArray<string> =>
   typeof value === "string" ? [value] : value

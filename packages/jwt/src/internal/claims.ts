@@ -4,6 +4,8 @@
  * a slow generic lookup, on every request.
  */
 
+/** Whether a value is a non-empty string (claims, and the names and lists of options). */
+export const isNonEmptyString = (value: unknown): value is string => typeof value === "string" && value.length > 0
+
 /** A claim's value when it is a non-empty string. */
-export const nonEmptyString = (value: unknown): string | undefined =>
-  typeof value === "string" && value.length > 0 ? value : undefined
+export const nonEmptyString = (value: unknown): string | undefined => (isNonEmptyString(value) ? value : undefined)
