@@ -28,8 +28,9 @@ import * as Os from "node:os"
 import { commit, cpuModel, dependencyVersion, packageVersion } from "./machine.mjs"
 import { writeSection } from "./results.mjs"
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
-const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 300)
+// Many short rounds rather than a few long ones: the comparisons are paired per round (see "Harness").
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 61)
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 20)
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 200)
 const DISTINCT = 2000
 const ALL_ALGS = ["RS256", "ES256", "EdDSA"]
@@ -481,11 +482,24 @@ const median = (xs) => {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
+/**
+ * The cases that are compared with each other: one algorithm and token set. They run next to each other in
+ * every round, forwards and backwards in turn, so that a case and the ones it is compared with are measured
+ * within a few hundred milliseconds of each other.
+ */
+const neighbourhoods = [...new Set(timed.map((c) => `${c.alg} ${c.set}`))].map((key) =>
+  timed.filter((c) => `${c.alg} ${c.set}` === key)
+)
+
 const timingStarted = Date.now()
 for (const c of timed) await runFor(c, WARMUP_MS)
+/** ops/s of every case, one entry per round. */
 const samples = new Map(timed.map((c) => [c, []]))
 for (let round = 0; round < ROUNDS; round++) {
-  for (const c of timed) samples.get(c).push(await runFor(c, ROUND_MS))
+  for (const neighbourhood of neighbourhoods) {
+    const order = round % 2 === 0 ? neighbourhood : [...neighbourhood].reverse()
+    for (const c of order) samples.get(c).push(await runFor(c, ROUND_MS))
+  }
 }
 const timingSeconds = (Date.now() - timingStarted) / 1000
 
@@ -501,13 +515,45 @@ for (const c of timed) {
   c.median = median(samples.get(c))
   c.min = Math.min(...samples.get(c))
 }
+
+/**
+ * The 1-based rank j such that the j-th smallest and the j-th largest of n samples bound a 95% confidence
+ * interval of their median: the largest j with P(Binomial(n, 1/2) < j) <= 2.5%.
+ */
+const medianIntervalRank = (n) => {
+  let j = 0
+  let below = 0 // P(Binomial(n, 1/2) <= j - 1)
+  let term = 2 ** -n // P(Binomial(n, 1/2) = j)
+  while (below + term <= 0.025) {
+    below += term
+    term = (term * (n - j)) / (j + 1)
+    j++
+  }
+  return Math.max(j, 1)
+}
+
+/**
+ * How much faster `a` ran than `b`, round by round: both ran in the same round, a few hundred milliseconds
+ * apart, so a machine whose speed drifts (a busy neighbour, clock changes) moves both. The median of those
+ * ratios and its 95% confidence interval.
+ */
+const pairedRatio = (a, b) => {
+  const bs = samples.get(b)
+  const ratios = samples
+    .get(a)
+    .map((ops, round) => ops / bs[round])
+    .sort((x, y) => x - y)
+  const j = medianIntervalRank(ratios.length)
+  return { median: median(ratios), low: ratios[j - 1], high: ratios[ratios.length - j] }
+}
 const fmt = (n) => Math.round(n).toLocaleString("en-US")
-const baselineOf = (c) => cases.find((b) => b.baseline && b.alg === c.alg && b.set === c.set).median
+const baselineOf = (c) => cases.find((b) => b.baseline && b.alg === c.alg && b.set === c.set)
 const ratioText = (r) => (r >= 0.1 ? `${r.toFixed(2)}×` : r >= 0.001 ? `${r.toFixed(3)}×` : `${r.toExponential(1)}×`)
 const perOp = (n) => {
   const ns = 1e9 / n
   return ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`
 }
+const intervalText = ({ low, high }) => `${low.toFixed(2)} to ${high.toFixed(2)}`
 const howRun = (c) =>
   c.effect === undefined ? (c.mode === "sync" ? "sync" : "await") : c.mode === "sync" ? "runSyncExit" : "runPromise"
 
@@ -515,16 +561,19 @@ const tables = fixtures.map(({ alg }) =>
   [
     `#### ${alg}`,
     "",
-    "| Case | tokens | run | ops/s (median) | slowest round | time per op | vs raw node:crypto |",
-    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    "| Case | tokens | run | ops/s (median) | slowest round | time per op | vs raw node:crypto | 95% interval |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ...cases
       .filter((c) => c.alg === alg)
-      .map((c) =>
-        c.na !== undefined
-          ? `| ${c.group}: ${c.name} (n/a: ${c.na}) | ${c.set} | n/a | n/a | n/a | n/a | n/a |`
-          : `| ${c.group}: ${c.name} | ${c.set} | ${howRun(c)} | ${fmt(c.median)} | ${fmt(c.min)} | ` +
-            `${perOp(c.median)} | ${ratioText(c.median / baselineOf(c))} |`
-      )
+      .map((c) => {
+        if (c.na !== undefined)
+          return `| ${c.group}: ${c.name} (n/a: ${c.na}) | ${c.set} | n/a | n/a | n/a | n/a | n/a | n/a |`
+        const vsRaw = pairedRatio(c, baselineOf(c))
+        return (
+          `| ${c.group}: ${c.name} | ${c.set} | ${howRun(c)} | ${fmt(c.median)} | ${fmt(c.min)} | ` +
+          `${perOp(c.median)} | ${ratioText(vsRaw.median)} | ${intervalText(vsRaw)} |`
+        )
+      })
   ].join("\n")
 )
 
@@ -538,6 +587,12 @@ const doneWhen = fixtures.flatMap(({ alg }) =>
   ["authenticateNow (adapters' lane)", "Authenticator.authenticate"].map((path) => verdict(alg, path))
 )
 
+/** Ahead or behind only when the whole 95% interval of the paired ratio says so; level otherwise. */
+function standing(ratio, peer) {
+  const where = ratio.low > 1 ? "ahead of" : ratio.high < 1 ? "behind" : "level with"
+  return `${where} ${peer} (${ratioText(ratio.median)}, ${intervalText(ratio)})`
+}
+
 function verdict(alg, path) {
   const provider = find(alg, "distinct", "8.", `${path}, JWKS over HTTP, uncached`)
   const providerCached = find(alg, "repeated", "8.", `${path}, JWKS over HTTP, cache 10 000`)
@@ -548,20 +603,16 @@ function verdict(alg, path) {
     ["jsonwebtoken", find(alg, "distinct", "6.")]
   ]
   const fastCached = find(alg, "repeated", "4.", "cache: 10 000")
-  const vsRaw = provider.median / raw.median
+  const vsRaw = pairedRatio(provider, raw)
   const against = peers
-    .map(([name, c]) =>
-      c.na !== undefined
-        ? `${name} n/a`
-        : `${provider.median > c.median ? "ahead of" : "behind"} ${name} (${ratioText(provider.median / c.median)})`
-    )
+    .map(([name, c]) => (c.na !== undefined ? `${name} n/a` : standing(pairedRatio(provider, c), name)))
     .join(", ")
-  const cachedRatio = providerCached.median / fastCached.median
+  const cached = pairedRatio(providerCached, fastCached)
   return (
-    `- ${alg}, ${path}: uncached provider path / raw node:crypto (distinct tokens) = ${ratioText(vsRaw)} ` +
-    `(target ≥ 0.8: ${vsRaw >= 0.8 ? "met" : "not met"}); ${against}; cached, repeated token: ` +
-    `${fmt(providerCached.median)} ops/s vs fast-jwt cached ${fmt(fastCached.median)} ops/s ` +
-    `(${ratioText(cachedRatio)}, ${cachedRatio >= 1 ? "ahead" : "behind"})`
+    `- ${alg}, ${path}: uncached provider path / raw node:crypto (distinct tokens) = ${ratioText(vsRaw.median)} ` +
+    `(${intervalText(vsRaw)}; target ≥ 0.8: ${vsRaw.median >= 0.8 ? "met" : "not met"}); ${against}; ` +
+    `cached, repeated token: ${fmt(providerCached.median)} ops/s, ` +
+    `${standing(cached, `fast-jwt cached (${fmt(fastCached.median)} ops/s)`)}`
   )
 }
 
@@ -589,7 +640,8 @@ const facts = [
     `jsonwebtoken ${dependencyVersion("jsonwebtoken")}`,
   `- Tokens: RS256 (RSA 2048), ES256 (P-256), EdDSA (Ed25519); "repeated" is one token, "distinct" ${DISTINCT} ` +
     `tokens (different sub and jti) in turn`,
-  `- ${ROUNDS} rounds of ${ROUND_MS} ms per case after a ${WARMUP_MS} ms warm-up, cases interleaved; ` +
+  `- ${ROUNDS} rounds of ${ROUND_MS} ms per case after a ${WARMUP_MS} ms warm-up; in every round the cases of ` +
+    `one algorithm and token set run next to each other, forwards and backwards in turn; ` +
     `${timingSeconds.toFixed(1)} s timed, whole run ${seconds} s; load average (1 min) ` +
     `${loadAtStart.toFixed(1)} at the start, ${Os.loadavg()[0].toFixed(1)} at the end`,
   `- Run: ${effectModes}`
@@ -619,7 +671,9 @@ ${facts}
 
 ### Results
 
-Ratios are against raw \`node:crypto.verify\` of the same algorithm and token set in the same run.
+Ratios are against raw \`node:crypto.verify\` of the same algorithm and token set: the median of the ratios of
+the rounds (each round measures both), with its 95% confidence interval. Ahead or behind is said only when the
+whole interval is on one side of 1; otherwise the two are level within the noise of the run.
 
 ${tables.join("\n\n")}
 
