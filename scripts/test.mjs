@@ -2,6 +2,7 @@
 // then prints the one summary line CI reads: "N passed, N failed[, N skipped]".
 import { spawnSync } from "node:child_process"
 import { mkdirSync, readFileSync, rmSync } from "node:fs"
+import { availableParallelism } from "node:os"
 
 const run = (command, args) => spawnSync(command, args, { stdio: "inherit", shell: false }).status ?? 1
 
@@ -13,9 +14,15 @@ if (run("npx", ["tsc", "-b", "tsconfig.build.json"]) !== 0) {
 const resultsFile = ".test-results/vitest.json"
 rmSync(".test-results", { recursive: true, force: true })
 mkdirSync(".test-results", { recursive: true })
+// One worker per core, at most 4. vitest keeps a core for itself by default (one worker on two cores), but most
+// files wait on the databases and processes they start, and every test has a schema or database of its own. The
+// cap keeps the database connections of the files in flight well under the servers' limits.
+const workers = String(Math.min(availableParallelism(), 4))
 const status = run("npx", [
   "vitest",
   "run",
+  `--maxWorkers=${workers}`,
+  `--minWorkers=${workers}`,
   "--reporter=default",
   "--reporter=json",
   `--outputFile.json=${resultsFile}`,
