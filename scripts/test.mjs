@@ -15,8 +15,8 @@ const resultsFile = ".test-results/vitest.json"
 rmSync(".test-results", { recursive: true, force: true })
 mkdirSync(".test-results", { recursive: true })
 // One worker per core, at most 4. vitest keeps a core for itself by default (one worker on two cores), but most
-// files wait on the databases and processes they start, and every test has a schema or database of its own. The
-// cap keeps the database connections of the files in flight well under the servers' limits.
+// files wait on the databases and processes they start, and every test has its own schema, database or Redis
+// keys. The cap keeps the database connections of the files in flight well under the servers' limits.
 const workers = String(Math.min(availableParallelism(), 4))
 const status = run("npx", [
   "vitest",
